@@ -1,0 +1,1 @@
+"""sfd_core: Score Forgetting Distillation, the engine. Knows nothing of HTTP, queues or databases."""

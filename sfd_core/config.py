@@ -1,0 +1,94 @@
+"""SFD hyperparameters: the authors' settings as defaults, tuned where this CPU needs it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A hyperparameter that is unknown or out of bounds."""
+
+
+@dataclass(frozen=True)
+class SFDConfig:
+    """Hyperparameters of one SFD run (see ../shared/SFD.md for the published ones).
+
+    The defaults are the ones measured on the bundled digits teacher: the authors' CIFAR-10
+    settings use lr 1e-5, batch 128, 50k iterations and EMA 0.9999, which is days on a CPU.
+    """
+
+    steps: int = 400
+    batch_size: int = 64
+    alpha: float = 1.2
+    sigma_init: float = 2.5
+    retain_weight: float = 1.0
+    forget_weight: float = 1.0
+    lr_generator: float = 1e-4
+    lr_fake_score: float = 1e-4
+    adam_beta1: float = 0.0
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-8
+    grad_clip: float = 1.0
+    ema_decay: float = 0.995
+    # Generator step: SiD's noise levels (Karras schedule, u ~ U[0, tmax/1000]).
+    sigma_min: float = 0.002
+    sigma_max: float = 80.0
+    rho: float = 7.0
+    tmax: int = 800
+    # Fake-score step: EDM's log-normal noise levels with EDM's loss weight.
+    p_mean: float = -1.2
+    p_std: float = 1.2
+    sigma_data: float = 0.5
+    # Probability of swapping a retain condition for the null one in the fake-score step
+    # (text-to-image classifier-free guidance); 0 for class-conditional teachers.
+    cond_dropout: float = 0.0
+    bf16: bool = False
+
+    def __post_init__(self) -> None:
+        checks = [
+            (1 <= self.steps <= 200_000, "steps must be between 1 and 200000"),
+            (1 <= self.batch_size <= 1024, "batch_size must be between 1 and 1024"),
+            (self.alpha > 0, "alpha must be positive"),
+            (self.sigma_init > 0, "sigma_init must be positive"),
+            (self.retain_weight >= 0 and self.forget_weight > 0, "weights must be >= 0 (forget > 0)"),
+            (0 < self.lr_generator < 1 and 0 < self.lr_fake_score < 1, "learning rates in (0, 1)"),
+            (0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1, "Adam betas in [0, 1)"),
+            (self.grad_clip > 0, "grad_clip must be positive"),
+            (0 <= self.ema_decay < 1, "ema_decay must be in [0, 1)"),
+            (0 < self.sigma_min < self.sigma_max, "need 0 < sigma_min < sigma_max"),
+            (0 < self.tmax <= 1000, "tmax must be in (0, 1000]"),
+            (0 <= self.cond_dropout < 1, "cond_dropout must be in [0, 1)"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    @classmethod
+    def from_overrides(cls, overrides: dict[str, Any] | None = None, **defaults: Any) -> SFDConfig:
+        """Defaults, then ``defaults`` (e.g. a model preset), then user ``overrides``."""
+        merged = {**defaults, **(overrides or {})}
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(merged) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown hyperparameter(s): {', '.join(unknown)}")
+        values: dict[str, Any] = {}
+        for name, value in merged.items():
+            kind = type(getattr(cls, name))
+            try:
+                if kind is bool:
+                    if not isinstance(value, bool):
+                        raise TypeError
+                    values[name] = value
+                else:
+                    if isinstance(value, bool) or not isinstance(value, int | float):
+                        raise TypeError
+                    if kind is int and float(value) != int(value):
+                        raise TypeError
+                    values[name] = kind(value)
+            except TypeError:
+                raise ConfigError(f"hyperparameter {name} must be a {kind.__name__}") from None
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,229 @@
+"""The SFD training loop: one readable loop with progress, stop and checkpoint hooks.
+
+Three networks start from the teacher: the frozen teacher ``D_phi``, the fake score ``D_psi``
+and the one-step generator ``G_theta``. Each iteration takes one fake-score step and one
+generator step; on forget conditions the teacher is asked about the surrogate instead.
+All randomness comes from one CPU ``torch.Generator`` so runs are reproducible and resumable.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from . import checkpoint
+from .conditions import ForgetPlan
+from .config import SFDConfig
+from .denoisers import Denoiser
+from .losses import FakeScoreLoss, GeneratorLoss, KarrasSigmas, LogNormalSigmas
+from .progress import ProgressCallback, ProgressEvent, StopCheck
+
+Evaluate = Callable[[Denoiser], dict]
+
+
+def one_step_generate(generator: Denoiser, noise: Tensor, cond: Tensor, sigma_init: float) -> Tensor:
+    """``x_g = D_theta(sigma_init * z; sigma_init, c)``: one network evaluation."""
+    sigma = torch.full((noise.shape[0],), sigma_init, device=noise.device, dtype=noise.dtype)
+    return generator(noise * sigma_init, sigma, cond)
+
+
+def _masked_mean(loss: Tensor, finite: Tensor) -> Tensor:
+    """Batch mean over the finite samples (NaN samples dropped); zero if none is finite."""
+    if not finite.any():
+        return loss.new_zeros(())
+    return loss[finite].mean()
+
+
+class SFDTrainer:
+    """Score Forgetting Distillation of ``teacher`` into a one-step generator."""
+
+    def __init__(
+        self,
+        teacher: Denoiser,
+        plan: ForgetPlan,
+        config: SFDConfig,
+        sample_shape: tuple[int, ...],
+        *,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.device = torch.device(device)
+        self.config = config
+        self.plan = plan
+        self.sample_shape = tuple(sample_shape)
+        self.teacher = teacher.to(self.device).requires_grad_(False).eval()
+        self.fake_score = teacher.trainable_copy()
+        self.generator = teacher.trainable_copy()
+        self.ema = copy.deepcopy(self.generator).requires_grad_(False).eval()
+        betas = (float(config.adam_beta1), float(config.adam_beta2))
+        self.opt_fake = torch.optim.Adam(
+            self.fake_score.parameters(), lr=config.lr_fake_score, betas=betas, eps=config.adam_eps
+        )
+        self.opt_generator = torch.optim.Adam(
+            self.generator.parameters(), lr=config.lr_generator, betas=betas, eps=config.adam_eps
+        )
+        self.fake_loss = FakeScoreLoss(config.sigma_data)
+        self.generator_loss = GeneratorLoss(config.alpha)
+        self.fake_sigmas = LogNormalSigmas(config.p_mean, config.p_std)
+        self.generator_sigmas = KarrasSigmas(
+            config.sigma_min, config.sigma_max, config.rho, config.tmax
+        )
+        self.rng = torch.Generator().manual_seed(seed)
+        self.step = 0
+
+    # -- sampling helpers -------------------------------------------------------------------
+    def _randn(self, n: int) -> Tensor:
+        return torch.randn((n, *self.sample_shape), generator=self.rng).to(self.device)
+
+    def _autocast(self):
+        if self.config.bf16 and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return nullcontext()
+
+    def _generate(self, generator: Denoiser, cond: Tensor) -> Tensor:
+        return one_step_generate(generator, self._randn(len(cond)), cond, self.config.sigma_init)
+
+    def _drop_conditions(self, cond: Tensor) -> Tensor:
+        """Swap conditions for the null one with probability ``cond_dropout`` (CFG training)."""
+        if self.config.cond_dropout <= 0 or self.plan.null_id is None:
+            return cond
+        drop = torch.rand(len(cond), generator=self.rng) < self.config.cond_dropout
+        return torch.where(drop.to(cond.device), torch.full_like(cond, self.plan.null_id), cond)
+
+    def _apply(self, optimizer: torch.optim.Optimizer, module: torch.nn.Module, loss: Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        for p in module.parameters():
+            if p.grad is not None:
+                torch.nan_to_num_(p.grad, nan=0.0, posinf=0.0, neginf=0.0)
+        torch.nn.utils.clip_grad_value_(module.parameters(), self.config.grad_clip)
+        optimizer.step()
+
+    # -- one iteration ------------------------------------------------------------------------
+    def _fake_score_step(self) -> dict[str, float]:
+        cfg, n = self.config, self.config.batch_size
+        self.generator.requires_grad_(False)
+        self.fake_score.requires_grad_(True)
+        retain = self.plan.sample_retain(n, self.rng).to(self.device)
+        unsafe, _ = self.plan.sample_forget(n, self.rng)
+        unsafe = unsafe.to(self.device)
+        with self._autocast():
+            with torch.no_grad():
+                x_retain = self._generate(self.generator, retain)
+                x_forget = self._generate(self.generator, unsafe)
+            retain_cond = self._drop_conditions(retain)
+            loss_r, ok_r = self.fake_loss(
+                self.fake_score, x_retain, retain_cond, self.fake_sigmas(n, self.rng).to(self.device),
+                self._randn(n),
+            )
+            loss_f, ok_f = self.fake_loss(
+                self.fake_score, x_forget, unsafe, self.fake_sigmas(n, self.rng).to(self.device),
+                self._randn(n),
+            )
+            retain_loss, forget_loss = _masked_mean(loss_r, ok_r), _masked_mean(loss_f, ok_f)
+            total = cfg.retain_weight * retain_loss + cfg.forget_weight * forget_loss
+        self._apply(self.opt_fake, self.fake_score, total.float())
+        return {"fake_retain": retain_loss.item(), "fake_forget": forget_loss.item()}
+
+    def _generator_step(self) -> dict[str, float]:
+        cfg, n = self.config, self.config.batch_size
+        self.fake_score.requires_grad_(False)
+        self.generator.requires_grad_(True)
+        retain = self.plan.sample_retain(n, self.rng).to(self.device)
+        unsafe, surrogate = self.plan.sample_forget(n, self.rng)
+        unsafe, surrogate = unsafe.to(self.device), surrogate.to(self.device)
+        with self._autocast():
+            x_retain = self._generate(self.generator, retain)
+            x_forget = self._generate(self.generator, unsafe)
+            loss_r, ok_r = self.generator_loss(
+                self.teacher, self.fake_score, x_retain, retain, retain,
+                self.generator_sigmas(n, self.rng).to(self.device), self._randn(n),
+            )
+            # Forget: the teacher answers for the surrogate, the fake score for the unsafe id.
+            loss_f, ok_f = self.generator_loss(
+                self.teacher, self.fake_score, x_forget, surrogate, unsafe,
+                self.generator_sigmas(n, self.rng).to(self.device), self._randn(n),
+            )
+            retain_loss, forget_loss = _masked_mean(loss_r, ok_r), _masked_mean(loss_f, ok_f)
+            total = cfg.retain_weight * retain_loss + cfg.forget_weight * forget_loss
+        self._apply(self.opt_generator, self.generator, total.float())
+        self._update_ema()
+        dropped = int((~ok_r).sum() + (~ok_f).sum())
+        return {"gen_retain": retain_loss.item(), "gen_forget": forget_loss.item(), "nan_dropped": dropped}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        decay = self.config.ema_decay
+        for ema_p, p in zip(self.ema.parameters(), self.generator.parameters(), strict=True):
+            ema_p.lerp_(p.detach(), 1.0 - decay)
+        for ema_b, b in zip(self.ema.buffers(), self.generator.buffers(), strict=True):
+            ema_b.copy_(b)
+
+    def train_step(self) -> dict[str, float]:
+        """One SFD iteration: a fake-score step, then a generator step (and its EMA)."""
+        self.fake_score.train()
+        self.generator.train()
+        losses = self._fake_score_step() | self._generator_step()
+        self.step += 1
+        return losses
+
+    # -- checkpoints --------------------------------------------------------------------------
+    def save_checkpoint(self, path: Path) -> Path:
+        return checkpoint.save(self, path)
+
+    def load_checkpoint(self, path: Path) -> None:
+        checkpoint.load(self, path)
+
+    # -- the loop -----------------------------------------------------------------------------
+    def run(
+        self,
+        *,
+        on_progress: ProgressCallback | None = None,
+        should_stop: StopCheck | None = None,
+        evaluate: Evaluate | None = None,
+        eval_every: int = 0,
+        checkpoint_path: Path | None = None,
+        checkpoint_every: int = 0,
+        on_checkpoint: Callable[[Path], None] | None = None,
+    ) -> bool:
+        """Train until ``config.steps``; returns False if ``should_stop`` ended it early.
+
+        ``should_stop`` is polled between iterations (cooperative cancellation). Every
+        ``checkpoint_every`` steps the full state goes to ``checkpoint_path`` and
+        ``on_checkpoint`` is told (e.g. to upload it); every ``eval_every`` steps ``evaluate``
+        scores the EMA generator and its metrics ride on the progress event.
+        """
+        total = self.config.steps
+        start_step, started = self.step, time.monotonic()
+        while self.step < total:
+            if should_stop is not None and should_stop():
+                return False
+            losses = self.train_step()
+            metrics = None
+            if evaluate is not None and eval_every and self.step % eval_every == 0:
+                metrics = evaluate(self.ema)
+            if checkpoint_path is not None and checkpoint_every and self.step % checkpoint_every == 0:
+                self.save_checkpoint(checkpoint_path)
+                if on_checkpoint is not None:
+                    on_checkpoint(checkpoint_path)
+            if on_progress is not None:
+                elapsed = time.monotonic() - started
+                rate = elapsed / (self.step - start_step)
+                on_progress(
+                    ProgressEvent(
+                        phase="train",
+                        step=self.step,
+                        total=total,
+                        elapsed_seconds=elapsed,
+                        eta_seconds=rate * (total - self.step),
+                        losses=losses,
+                        metrics=metrics,
+                    )
+                )
+        return True

@@ -1,0 +1,166 @@
+"""The SFD loop: determinism, exact resume, NaN guards, losses, forget plans."""
+
+import pytest
+import torch
+
+from sfd_core.conditions import ForgetSpec, ForgetSpecError, plan_for_classes
+from sfd_core.config import ConfigError, SFDConfig
+from sfd_core.losses import GeneratorLoss
+from sfd_core.trainer import SFDTrainer
+from tests.tiny_models import tiny_edm_denoiser
+
+CLASSES = ["0", "1", "2", "3"]
+
+
+def make_trainer(steps=6, seed=0, **overrides) -> SFDTrainer:
+    plan = plan_for_classes(ForgetSpec.create("0", "1"), CLASSES)
+    config = SFDConfig(steps=steps, batch_size=4, **overrides)
+    return SFDTrainer(tiny_edm_denoiser(), plan, config, (1, 8, 8), seed=seed)
+
+
+def weights(trainer: SFDTrainer) -> dict[str, torch.Tensor]:
+    return {
+        f"{name}.{k}": v.clone()
+        for name, module in (("g", trainer.generator), ("f", trainer.fake_score), ("e", trainer.ema))
+        for k, v in module.state_dict().items()
+    }
+
+
+def test_same_seed_same_run_and_training_changes_the_networks():
+    a, b = make_trainer(), make_trainer()
+    before = weights(a)
+    a.run()
+    b.run()
+    wa, wb = weights(a), weights(b)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert any(not torch.equal(before[k], wa[k]) for k in wa if k.startswith("g."))
+    # The teacher is frozen and untouched.
+    assert all(not p.requires_grad for p in a.teacher.parameters())
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+    straight = make_trainer(steps=6)
+    straight.run()
+
+    first = make_trainer(steps=6)
+    stops = iter([False, False, False, True])
+    assert first.run(should_stop=lambda: next(stops)) is False
+    assert first.step == 3
+    path = first.save_checkpoint(tmp_path / "ckpt.safetensors")
+
+    resumed = make_trainer(steps=6, seed=123)  # the seed is restored from the checkpoint
+    resumed.load_checkpoint(path)
+    assert resumed.step == 3
+    assert resumed.run() is True
+
+    ws, wr = weights(straight), weights(resumed)
+    assert all(torch.equal(ws[k], wr[k]) for k in ws)
+    assert torch.equal(straight.rng.get_state(), resumed.rng.get_state())
+    for a, b in ((straight.opt_generator, resumed.opt_generator), (straight.opt_fake, resumed.opt_fake)):
+        sa, sb = a.state_dict()["state"], b.state_dict()["state"]
+        assert all(torch.equal(sa[i]["exp_avg_sq"], sb[i]["exp_avg_sq"]) for i in sa)
+
+
+def test_checkpoint_from_another_config_is_refused(tmp_path):
+    trainer = make_trainer()
+    path = trainer.save_checkpoint(tmp_path / "ckpt.safetensors")
+    other = make_trainer(alpha=1.0)
+    with pytest.raises(ValueError, match="different configuration"):
+        other.load_checkpoint(path)
+
+
+def test_run_reports_progress_and_checkpoints(tmp_path):
+    trainer = make_trainer(steps=4)
+    events, saved = [], []
+    trainer.run(
+        on_progress=events.append,
+        checkpoint_path=tmp_path / "c.safetensors",
+        checkpoint_every=2,
+        on_checkpoint=saved.append,
+    )
+    assert [e.step for e in events] == [1, 2, 3, 4]
+    assert events[-1].eta_seconds == 0
+    assert {"fake_retain", "gen_forget"} <= set(events[0].losses)
+    assert len(saved) == 2 and saved[0].is_file()
+
+
+def test_nan_samples_are_dropped_not_propagated():
+    trainer = make_trainer(steps=3)
+    teacher_forward = trainer.teacher.forward
+
+    def poisoned(x, sigma, cond):
+        out = teacher_forward(x, sigma, cond)
+        out[0] = float("nan")  # one bad sample per call
+        return out
+
+    trainer.teacher.forward = poisoned
+    trainer.run()
+    assert all(torch.isfinite(p).all() for p in trainer.generator.parameters())
+
+
+def test_generator_loss_is_zero_when_fake_score_equals_teacher_and_sign_matches_sid():
+    teacher = tiny_edm_denoiser()
+    loss_fn = GeneratorLoss(alpha=1.2)
+    x = torch.randn(3, 1, 8, 8)
+    cond = torch.tensor([0, 1, 2])
+    sigma = torch.tensor([0.5, 1.0, 2.0])
+    noise = torch.randn_like(x)
+    loss, finite = loss_fn(teacher, teacher, x, cond, cond, sigma, noise)
+    assert finite.all()
+    torch.testing.assert_close(loss, torch.zeros(3))
+    # With a different fake score, the loss follows (y_r - y_f)((y_r - x) - alpha (y_r - y_f)).
+    fake = tiny_edm_denoiser(seed=1)
+    loss, _ = loss_fn(teacher, fake, x, cond, cond, sigma, noise)
+    noisy = x + sigma.reshape(-1, 1, 1, 1) * noise
+    y_r, y_f = teacher(noisy, sigma, cond), fake(noisy, sigma, cond)
+    omega = (y_r - x).abs().mean(dim=(1, 2, 3), keepdim=True)
+    expected = ((y_r - y_f) * ((y_r - x) - 1.2 * (y_r - y_f)) / omega).sum(dim=(1, 2, 3))
+    torch.testing.assert_close(loss, expected)
+
+
+def test_forget_plans_fixed_random_and_several_concepts():
+    plan = plan_for_classes(ForgetSpec.create(["0", "2"], "1"), CLASSES)
+    assert plan.retain_ids.tolist() == [1, 3]
+    gen = torch.Generator().manual_seed(0)
+    unsafe, surrogate = plan.sample_forget(50, gen)
+    assert set(unsafe.tolist()) == {0, 2} and set(surrogate.tolist()) == {1}
+
+    plan = plan_for_classes(ForgetSpec.create("0", mode="random"), CLASSES)
+    unsafe, surrogate = plan.sample_forget(300, gen)
+    assert set(unsafe.tolist()) == {0} and set(surrogate.tolist()) == {1, 2, 3}
+
+    plan = plan_for_classes(ForgetSpec.create(["0", "1"], ["2", "3"]), CLASSES)
+    assert [s.tolist() for s in plan.surrogate_ids] == [[2], [3]]
+
+
+@pytest.mark.parametrize(
+    ("unsafe", "surrogate", "mode", "message"),
+    [
+        ("0", "0", "fixed", "is the unsafe concept"),
+        ("0", None, "fixed", "needs a safe surrogate"),
+        ("0", "1", "random", "takes no surrogate"),
+        (["0", "1"], "1", "fixed", "itself to be forgotten"),
+        ([], "1", "fixed", "at least one"),
+        ("0", "1", "sometimes", "unknown surrogate mode"),
+    ],
+)
+def test_bad_forget_specs_are_refused(unsafe, surrogate, mode, message):
+    with pytest.raises(ForgetSpecError, match=message):
+        ForgetSpec.create(unsafe, surrogate, mode)
+
+
+def test_unknown_class_and_everything_forgotten_are_refused():
+    with pytest.raises(ForgetSpecError, match="unknown class '7'"):
+        plan_for_classes(ForgetSpec.create("7", "1"), CLASSES)
+    with pytest.raises(ForgetSpecError, match="nothing would be retained"):
+        plan_for_classes(ForgetSpec.create(CLASSES, mode="random"), CLASSES)
+
+
+def test_config_overrides_are_checked():
+    assert SFDConfig.from_overrides({"alpha": 1}, steps=5).alpha == 1.0
+    with pytest.raises(ConfigError, match="unknown hyperparameter"):
+        SFDConfig.from_overrides({"learning_rate": 1e-3})
+    with pytest.raises(ConfigError, match="steps must be"):
+        SFDConfig.from_overrides({}, steps=0)
+    with pytest.raises(ConfigError, match="must be a int"):
+        SFDConfig.from_overrides({"batch_size": 3.5})
