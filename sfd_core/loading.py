@@ -27,13 +27,24 @@ from .denoisers import Denoiser, preconditioning_from_scheduler
 from .teachers import ClassConditionalTeacher, Teacher
 
 BUNDLED_DIR = Path(__file__).parent / "bundled"
-BUNDLED_MODELS: dict[str, Path] = {"digits": BUNDLED_DIR / "digits"}
+BUNDLED_MODELS: dict[str, Path] = {
+    "digits": BUNDLED_DIR / "digits",
+    "shapes": BUNDLED_DIR / "shapes",
+}
 PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"}
 METADATA_FILE = "sfd_model.json"
 WEIGHTS_FILE = "diffusion_pytorch_model.safetensors"
 
 PipelineLoader = Callable[[Path, torch.device], Teacher]
-PIPELINE_LOADERS: dict[str, PipelineLoader] = {}
+
+
+def _load_stable_diffusion(path: Path, device: torch.device) -> Teacher:
+    from .text.pipeline import load_stable_diffusion  # imported late: it imports this module
+
+    return load_stable_diffusion(path, device)
+
+
+PIPELINE_LOADERS: dict[str, PipelineLoader] = {"StableDiffusionPipeline": _load_stable_diffusion}
 
 
 class ModelLoadError(ValueError):
@@ -80,7 +91,9 @@ def refuse_pickle(folder: Path) -> None:
         )
 
 
-def load_unet_folder(folder: Path, weights: Path | None = None) -> UNet2DModel:
+def load_unet_folder(
+    folder: Path, weights: Path | None = None, *, class_conditional: bool = False
+) -> UNet2DModel:
     """A ``UNet2DModel`` from ``config.json`` and safetensors weights (no pickle, ever)."""
     config_file = folder / "config.json"
     if not config_file.is_file():
@@ -95,11 +108,18 @@ def load_unet_folder(folder: Path, weights: Path | None = None) -> UNet2DModel:
     config = json.loads(config_file.read_text())
     if config.get("_class_name", "UNet2DModel") != "UNet2DModel":
         raise ModelLoadError(f"{folder}: expected a UNet2DModel, found {config['_class_name']}")
+    if class_conditional and not config.get("num_class_embeds"):
+        raise ModelLoadError(f"{folder}: the UNet has no class embeddings (num_class_embeds)")
     try:
         unet = UNet2DModel.from_config(config)
         unet.load_state_dict(load_file(weights))
     except (RuntimeError, ValueError, TypeError) as exc:
-        raise ModelLoadError(f"{folder}: weights do not match config.json ({exc})") from exc
+        first_problem = next(
+            (line.strip() for line in str(exc).splitlines()[1:] if line.strip()), ""
+        )
+        raise ModelLoadError(
+            f"{folder}: weights do not match config.json ({first_problem or exc})"
+        ) from exc
     return unet
 
 
@@ -151,12 +171,10 @@ def load_teacher(ref: str | Path, device: str | torch.device = "cpu") -> Teacher
     else:
         unet_dir, weights, scheduler_dir, meta_dir = path, None, path, path
 
-    unet = load_unet_folder(unet_dir, weights)
+    unet = load_unet_folder(unet_dir, weights, class_conditional=True)
     scheduler = load_scheduler(scheduler_dir)
     metadata = read_metadata(meta_dir)
     num_classes = unet.config.num_class_embeds
-    if not num_classes:
-        raise ModelLoadError(f"{path}: the UNet has no class embeddings (num_class_embeds)")
     null_id = metadata.get("null_class")
     class_names = metadata.get("class_names") or [
         str(i) for i in range(num_classes) if i != null_id

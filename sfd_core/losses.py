@@ -25,8 +25,8 @@ def finite_samples(*tensors: Tensor) -> Tensor:
 
 
 class KarrasSigmas:
-    """SiD's generator-step noise levels: ``(smax^(1/rho) + (1-u)(smin^(1/rho) - smax^(1/rho)))^rho``
-    with ``u ~ U[0, tmax/1000]`` (so the largest levels are never drawn)."""
+    """SiD's generator-step noise levels, ``u ~ U[0, tmax/1000]`` (the largest are never drawn):
+    ``(smax^(1/rho) + (1-u)(smin^(1/rho) - smax^(1/rho)))^rho``."""
 
     def __init__(self, sigma_min: float, sigma_max: float, rho: float, tmax: int) -> None:
         self.sigma_min, self.sigma_max, self.rho, self.tmax = sigma_min, sigma_max, rho, tmax

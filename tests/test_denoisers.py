@@ -72,9 +72,11 @@ def gaussian_oracle_output(prediction_type, x_vp, t, precond, sd):
     abar = 1 / (1 + sigma**2)
     x0 = abar.sqrt() * sd**2 / (abar * sd**2 + 1 - abar) * x_vp
     eps = (x_vp - abar.sqrt() * x0) / (1 - abar).sqrt()
-    return {"epsilon": eps, "sample": x0, "v_prediction": abar.sqrt() * eps - (1 - abar).sqrt() * x0}[
-        prediction_type
-    ]
+    return {
+        "epsilon": eps,
+        "sample": x0,
+        "v_prediction": abar.sqrt() * eps - (1 - abar).sqrt() * x0,
+    }[prediction_type]
 
 
 @pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction", "sample"])
@@ -85,7 +87,9 @@ def test_vp_and_edm_give_the_ideal_denoiser_at_matching_noise_levels(prediction_
     vp = VPPreconditioning(scheduler.alphas_cumprod, prediction_type)
     edm = EDMPreconditioning(sigma_data=sd, prediction_type="epsilon")
     sigma = torch.tensor([0.05, 0.5, 2.5, 20.0])
-    x = torch.randn(4, 1, 8, 8, generator=torch.Generator().manual_seed(1)) * (sd**2 + sigma**2).sqrt().reshape(-1, 1, 1, 1)
+    x = torch.randn(4, 1, 8, 8, generator=torch.Generator().manual_seed(1)) * (
+        sd**2 + sigma**2
+    ).sqrt().reshape(-1, 1, 1, 1)
     ideal = x * sd**2 / (sd**2 + sigma.reshape(-1, 1, 1, 1) ** 2)
 
     x_vp, t = vp.network_inputs(x, sigma)
@@ -112,7 +116,9 @@ def test_edm_adapter_matches_diffusers_edm_scheduler(prediction_type):
         s = torch.full((3,), sigma)
         x_in, c_noise = precond.network_inputs(x, s)
         torch.testing.assert_close(x_in, scheduler.precondition_inputs(x, sigma))
-        torch.testing.assert_close(c_noise, scheduler.precondition_noise(torch.tensor(sigma)).expand(3))
+        torch.testing.assert_close(
+            c_noise, scheduler.precondition_noise(torch.tensor(sigma)).expand(3)
+        )
         torch.testing.assert_close(
             precond.denoised(x, s, out), scheduler.precondition_outputs(x, out, sigma)
         )

@@ -21,7 +21,11 @@ def make_trainer(steps=6, seed=0, **overrides) -> SFDTrainer:
 def weights(trainer: SFDTrainer) -> dict[str, torch.Tensor]:
     return {
         f"{name}.{k}": v.clone()
-        for name, module in (("g", trainer.generator), ("f", trainer.fake_score), ("e", trainer.ema))
+        for name, module in (
+            ("g", trainer.generator),
+            ("f", trainer.fake_score),
+            ("e", trainer.ema),
+        )
         for k, v in module.state_dict().items()
     }
 
@@ -56,7 +60,10 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     ws, wr = weights(straight), weights(resumed)
     assert all(torch.equal(ws[k], wr[k]) for k in ws)
     assert torch.equal(straight.rng.get_state(), resumed.rng.get_state())
-    for a, b in ((straight.opt_generator, resumed.opt_generator), (straight.opt_fake, resumed.opt_fake)):
+    for a, b in (
+        (straight.opt_generator, resumed.opt_generator),
+        (straight.opt_fake, resumed.opt_fake),
+    ):
         sa, sb = a.state_dict()["state"], b.state_dict()["state"]
         assert all(torch.equal(sa[i]["exp_avg_sq"], sb[i]["exp_avg_sq"]) for i in sa)
 

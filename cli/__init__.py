@@ -1,0 +1,1 @@
+"""The `sfd` command line."""

@@ -1,0 +1,10 @@
+"""The `sfd` entry point: one Typer app assembling each area's commands."""
+
+import typer
+
+from cli import engine
+
+app = typer.Typer(
+    help="sfd-unlearn: forget classes and concepts in diffusion models.", no_args_is_help=True
+)
+engine.register(app)

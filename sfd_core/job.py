@@ -1,0 +1,217 @@
+"""One unlearning job, end to end: the engine's entry point for the CLI, the API and workers.
+
+``run_unlearning`` loads the teacher, distils it with SFD (resuming from a checkpoint if one is
+there), evaluates the one-step generator against the teacher's multi-step sampler and writes
+``generator/``, ``report.json`` and ``samples.png`` into the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .conditions import ForgetPlan, ForgetSpec
+from .config import SFDConfig
+from .evaluation.report import evaluate_job
+from .generator import save_generator
+from .loading import folder_sha256, load_teacher
+from .progress import ProgressCallback, ProgressEvent, StopCheck
+from .text.evaluate import evaluate_text_job
+from .text.generator import save_text_generator
+from .trainer import SFDTrainer
+
+CHECKPOINT_FILE = "checkpoint.safetensors"
+
+# Per-model defaults measured on this project's CPU; user hyperparameters override them.
+MODEL_PRESETS: dict[str, dict[str, Any]] = {"digits": {}, "shapes": {}}
+
+
+@dataclass
+class UnlearnRequest:
+    """A forget-request as the engine takes it (names, not ids)."""
+
+    model: str
+    unsafe: list[str]
+    surrogate: list[str] | str | None = None
+    surrogate_mode: str = "fixed"
+    steps: int = 400
+    seed: int = 0
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    eval_samples_per_class: int = 100
+
+    def spec(self) -> ForgetSpec:
+        return ForgetSpec.create(self.unsafe, self.surrogate, self.surrogate_mode)  # type: ignore[arg-type]
+
+    def config(self) -> SFDConfig:
+        preset = MODEL_PRESETS.get(self.model, {})
+        return SFDConfig.from_overrides(self.hyperparameters, **{**preset, "steps": self.steps})
+
+
+@dataclass
+class ModelSummary:
+    """What a caller needs to validate requests against a model."""
+
+    kind: str
+    class_names: list[str] | None
+    sha256: str
+    sample_shape: tuple[int, ...]
+    source: str
+
+
+@dataclass
+class JobResult:
+    status: str  # "succeeded" | "stopped"
+    report: dict[str, Any]
+    out_dir: Path
+
+
+def describe_model(ref: str) -> ModelSummary:
+    """Load a model's configuration and weights and say what it is (raises ModelLoadError)."""
+    teacher = load_teacher(ref)
+    return ModelSummary(
+        kind=teacher.kind,
+        class_names=getattr(teacher, "class_names", None),
+        sha256=teacher.sha256,
+        sample_shape=teacher.sample_shape,
+        source=teacher.source,
+    )
+
+
+def validate_request(request: UnlearnRequest) -> ModelSummary:
+    """Every check that can fail before a job is queued: model, spec, hyperparameters."""
+    request.config()
+    spec = request.spec()
+    teacher = load_teacher(request.model)
+    teacher.plan(spec, **request.options)
+    if not 1 <= request.eval_samples_per_class <= 2000:
+        raise ValueError("eval_samples_per_class must be between 1 and 2000")
+    return ModelSummary(
+        kind=teacher.kind,
+        class_names=getattr(teacher, "class_names", None),
+        sha256=teacher.sha256,
+        sample_shape=teacher.sample_shape,
+        source=teacher.source,
+    )
+
+
+def _surrogate_map(plan: ForgetPlan, spec: ForgetSpec) -> dict[int, int] | None:
+    if spec.mode == "random":
+        return None
+    return {int(f): int(s[0]) for f, s in zip(plan.forget_ids, plan.surrogate_ids, strict=True)}
+
+
+def run_unlearning(
+    request: UnlearnRequest,
+    out_dir: Path,
+    *,
+    device: str | torch.device = "cpu",
+    on_progress: ProgressCallback | None = None,
+    should_stop: StopCheck | None = None,
+    checkpoint_dir: Path | None = None,
+    checkpoint_every: int = 0,
+    on_checkpoint: Callable[[Path], None] | None = None,
+) -> JobResult:
+    """Run one forget-request to completion (or until ``should_stop`` says so)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = request.config()
+    spec = request.spec()
+    teacher = load_teacher(request.model, device)
+    plan = teacher.plan(spec, **request.options)
+    teacher.configure(config)
+    trainer = SFDTrainer(
+        teacher.denoiser, plan, config, teacher.sample_shape, seed=request.seed, device=device
+    )
+    checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None
+    if checkpoint_path is not None and checkpoint_path.is_file():
+        trainer.load_checkpoint(checkpoint_path)
+
+    started = time.monotonic()
+    completed = trainer.run(
+        on_progress=on_progress,
+        should_stop=should_stop,
+        checkpoint_path=checkpoint_path,
+        checkpoint_every=checkpoint_every,
+        on_checkpoint=on_checkpoint,
+    )
+    train_seconds = time.monotonic() - started
+    if not completed:
+        return JobResult("stopped", {"steps_done": trainer.step}, out_dir)
+
+    def report_phase(phase: str, message: str) -> None:
+        if on_progress is not None:
+            elapsed = time.monotonic() - started
+            on_progress(
+                ProgressEvent(phase, trainer.step, config.steps, elapsed, 0.0, message=message)
+            )
+
+    text = teacher.kind == "text"
+    report_phase("evaluate", "evaluating the generator against the teacher")
+    if text:
+        evaluation = evaluate_text_job(teacher, trainer.ema, config, request.eval_samples_per_class)
+    else:
+        evaluation = evaluate_job(
+            teacher,
+            trainer.ema,
+            plan,
+            spec,
+            config,
+            request.eval_samples_per_class,
+            model_name=request.model,
+            surrogate_for=_surrogate_map(plan, spec),
+        )
+    evaluation.grid.save(out_dir / "samples.png")
+
+    report_phase("save", "saving the generator")
+    generator_dir = out_dir / "generator"
+    extra = {
+        "forget": spec.to_dict(),
+        "teacher": {"source": teacher.source, "sha256": teacher.sha256},
+        "training": {"steps": config.steps, "seed": request.seed, "config": config.to_dict()},
+    }
+    if text:
+        extra["prompts"] = evaluation.report["prompts"]
+        save_text_generator(
+            trainer.ema, generator_dir, teacher, sigma_init=config.sigma_init, extra=extra
+        )
+    else:
+        save_generator(
+            trainer.ema,
+            generator_dir,
+            sigma_init=config.sigma_init,
+            sample_shape=teacher.sample_shape,
+            class_names=teacher.class_names,
+            null_id=teacher.null_id,
+            scheduler_config=teacher.scheduler_config,
+            extra=extra,
+        )
+    report = {
+        "model": request.model,
+        "teacher_sha256": teacher.sha256,
+        "generator_sha256": folder_sha256(generator_dir),
+        "forget": spec.to_dict(),
+        "steps": config.steps,
+        "seed": request.seed,
+        "hyperparameters": config.to_dict(),
+        "wall_seconds": round(train_seconds, 3),
+        "device": str(device),
+        **evaluation.report,
+    }
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2))
+    return JobResult("succeeded", report, out_dir)
+
+
+def request_from_dict(data: dict[str, Any]) -> UnlearnRequest:
+    """Build a request from a JSON-like mapping with the dataclass's field names."""
+    known = set(asdict(UnlearnRequest(model="", unsafe=[])))
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown request field(s): {', '.join(unknown)}")
+    return UnlearnRequest(**data)
