@@ -30,7 +30,7 @@ class SFDConfig:
     adam_beta2: float = 0.999
     adam_eps: float = 1e-8
     grad_clip: float = 1.0
-    ema_decay: float = 0.995
+    ema_decay: float = 0.995  # upper bound; warmed up as (1 + step) / (10 + step)
     # Generator step: SiD's noise levels (Karras schedule, u ~ U[0, tmax/1000]).
     sigma_min: float = 0.002
     sigma_max: float = 80.0
@@ -43,6 +43,10 @@ class SFDConfig:
     # Probability of swapping a retain condition for the null one in the fake-score step
     # (text-to-image classifier-free guidance); 0 for class-conditional teachers.
     cond_dropout: float = 0.0
+    # Classifier-free guidance scale of the teacher and fake score (text-to-image; 1 = none).
+    guidance_scale: float = 1.0
+    # Recompute activations in the backward pass of the fake score and generator (big models).
+    gradient_checkpointing: bool = False
     bf16: bool = False
 
     def __post_init__(self) -> None:
@@ -51,7 +55,10 @@ class SFDConfig:
             (1 <= self.batch_size <= 1024, "batch_size must be between 1 and 1024"),
             (self.alpha > 0, "alpha must be positive"),
             (self.sigma_init > 0, "sigma_init must be positive"),
-            (self.retain_weight >= 0 and self.forget_weight > 0, "weights must be >= 0 (forget > 0)"),
+            (
+                self.retain_weight >= 0 and self.forget_weight > 0,
+                "weights must be >= 0 (forget > 0)",
+            ),
             (0 < self.lr_generator < 1 and 0 < self.lr_fake_score < 1, "learning rates in (0, 1)"),
             (0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1, "Adam betas in [0, 1)"),
             (self.grad_clip > 0, "grad_clip must be positive"),
@@ -59,6 +66,7 @@ class SFDConfig:
             (0 < self.sigma_min < self.sigma_max, "need 0 < sigma_min < sigma_max"),
             (0 < self.tmax <= 1000, "tmax must be in (0, 1000]"),
             (0 <= self.cond_dropout < 1, "cond_dropout must be in [0, 1)"),
+            (1 <= self.guidance_scale <= 30, "guidance_scale must be in [1, 30]"),
         ]
         for ok, message in checks:
             if not ok:

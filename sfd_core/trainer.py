@@ -27,7 +27,9 @@ from .progress import ProgressCallback, ProgressEvent, StopCheck
 Evaluate = Callable[[Denoiser], dict]
 
 
-def one_step_generate(generator: Denoiser, noise: Tensor, cond: Tensor, sigma_init: float) -> Tensor:
+def one_step_generate(
+    generator: Denoiser, noise: Tensor, cond: Tensor, sigma_init: float
+) -> Tensor:
     """``x_g = D_theta(sigma_init * z; sigma_init, c)``: one network evaluation."""
     sigma = torch.full((noise.shape[0],), sigma_init, device=noise.device, dtype=noise.dtype)
     return generator(noise * sigma_init, sigma, cond)
@@ -59,7 +61,7 @@ class SFDTrainer:
         self.sample_shape = tuple(sample_shape)
         self.teacher = teacher.to(self.device).requires_grad_(False).eval()
         self.fake_score = teacher.trainable_copy()
-        self.generator = teacher.trainable_copy()
+        self.generator = teacher.generator_copy()
         self.ema = copy.deepcopy(self.generator).requires_grad_(False).eval()
         betas = (float(config.adam_beta1), float(config.adam_beta2))
         self.opt_fake = torch.optim.Adam(
@@ -96,7 +98,9 @@ class SFDTrainer:
         drop = torch.rand(len(cond), generator=self.rng) < self.config.cond_dropout
         return torch.where(drop.to(cond.device), torch.full_like(cond, self.plan.null_id), cond)
 
-    def _apply(self, optimizer: torch.optim.Optimizer, module: torch.nn.Module, loss: Tensor) -> None:
+    def _apply(
+        self, optimizer: torch.optim.Optimizer, module: torch.nn.Module, loss: Tensor
+    ) -> None:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         for p in module.parameters():
@@ -119,11 +123,17 @@ class SFDTrainer:
                 x_forget = self._generate(self.generator, unsafe)
             retain_cond = self._drop_conditions(retain)
             loss_r, ok_r = self.fake_loss(
-                self.fake_score, x_retain, retain_cond, self.fake_sigmas(n, self.rng).to(self.device),
+                self.fake_score,
+                x_retain,
+                retain_cond,
+                self.fake_sigmas(n, self.rng).to(self.device),
                 self._randn(n),
             )
             loss_f, ok_f = self.fake_loss(
-                self.fake_score, x_forget, unsafe, self.fake_sigmas(n, self.rng).to(self.device),
+                self.fake_score,
+                x_forget,
+                unsafe,
+                self.fake_sigmas(n, self.rng).to(self.device),
                 self._randn(n),
             )
             retain_loss, forget_loss = _masked_mean(loss_r, ok_r), _masked_mean(loss_f, ok_f)
@@ -142,24 +152,40 @@ class SFDTrainer:
             x_retain = self._generate(self.generator, retain)
             x_forget = self._generate(self.generator, unsafe)
             loss_r, ok_r = self.generator_loss(
-                self.teacher, self.fake_score, x_retain, retain, retain,
-                self.generator_sigmas(n, self.rng).to(self.device), self._randn(n),
+                self.teacher,
+                self.fake_score,
+                x_retain,
+                retain,
+                retain,
+                self.generator_sigmas(n, self.rng).to(self.device),
+                self._randn(n),
             )
             # Forget: the teacher answers for the surrogate, the fake score for the unsafe id.
             loss_f, ok_f = self.generator_loss(
-                self.teacher, self.fake_score, x_forget, surrogate, unsafe,
-                self.generator_sigmas(n, self.rng).to(self.device), self._randn(n),
+                self.teacher,
+                self.fake_score,
+                x_forget,
+                surrogate,
+                unsafe,
+                self.generator_sigmas(n, self.rng).to(self.device),
+                self._randn(n),
             )
             retain_loss, forget_loss = _masked_mean(loss_r, ok_r), _masked_mean(loss_f, ok_f)
             total = cfg.retain_weight * retain_loss + cfg.forget_weight * forget_loss
         self._apply(self.opt_generator, self.generator, total.float())
         self._update_ema()
         dropped = int((~ok_r).sum() + (~ok_f).sum())
-        return {"gen_retain": retain_loss.item(), "gen_forget": forget_loss.item(), "nan_dropped": dropped}
+        return {
+            "gen_retain": retain_loss.item(),
+            "gen_forget": forget_loss.item(),
+            "nan_dropped": dropped,
+        }
 
     @torch.no_grad()
     def _update_ema(self) -> None:
-        decay = self.config.ema_decay
+        # Warm-up: early on the EMA follows the generator closely, so short runs are not judged
+        # on an average dominated by the untrained start.
+        decay = min(self.config.ema_decay, (1 + self.step) / (10 + self.step))
         for ema_p, p in zip(self.ema.parameters(), self.generator.parameters(), strict=True):
             ema_p.lerp_(p.detach(), 1.0 - decay)
         for ema_b, b in zip(self.ema.buffers(), self.generator.buffers(), strict=True):
@@ -208,7 +234,11 @@ class SFDTrainer:
             metrics = None
             if evaluate is not None and eval_every and self.step % eval_every == 0:
                 metrics = evaluate(self.ema)
-            if checkpoint_path is not None and checkpoint_every and self.step % checkpoint_every == 0:
+            if (
+                checkpoint_path is not None
+                and checkpoint_every
+                and self.step % checkpoint_every == 0
+            ):
                 self.save_checkpoint(checkpoint_path)
                 if on_checkpoint is not None:
                     on_checkpoint(checkpoint_path)
