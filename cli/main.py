@@ -2,9 +2,10 @@
 
 import typer
 
-from cli import engine
+from cli import engine, service
 
 app = typer.Typer(
     help="sfd-unlearn: forget classes and concepts in diffusion models.", no_args_is_help=True
 )
 engine.register(app)
+service.register(app)

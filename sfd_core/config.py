@@ -19,7 +19,7 @@ class SFDConfig:
     """
 
     steps: int = 400
-    batch_size: int = 64
+    batch_size: int = 32
     alpha: float = 1.2
     sigma_init: float = 2.5
     retain_weight: float = 1.0

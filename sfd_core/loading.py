@@ -51,6 +51,17 @@ class ModelLoadError(ValueError):
     """A model reference that cannot be loaded; the message says why in one line."""
 
 
+def read_json(file: Path) -> dict:
+    """A JSON object from ``file``; a broken file is a :class:`ModelLoadError`."""
+    try:
+        data = json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"{file}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{file}: expected a JSON object")
+    return data
+
+
 def resolve_model_path(ref: str | Path) -> Path:
     """A bundled model name (``digits``) or a local path, checked to exist."""
     if isinstance(ref, str) and ref in BUNDLED_MODELS:
@@ -105,7 +116,7 @@ def load_unet_folder(
         if len(found) != 1:
             raise ModelLoadError(f"{folder}: no safetensors weights ({WEIGHTS_FILE})")
         weights = found[0]
-    config = json.loads(config_file.read_text())
+    config = read_json(config_file)
     if config.get("_class_name", "UNet2DModel") != "UNet2DModel":
         raise ModelLoadError(f"{folder}: expected a UNet2DModel, found {config['_class_name']}")
     if class_conditional and not config.get("num_class_embeds"):
@@ -130,7 +141,7 @@ def load_scheduler(folder: Path) -> SchedulerMixin:
     config_file = folder / "scheduler_config.json"
     if not config_file.is_file():
         raise ModelLoadError(f"{folder}: no scheduler_config.json (the noise schedule is needed)")
-    config = json.loads(config_file.read_text())
+    config = read_json(config_file)
     cls = getattr(diffusers, config.get("_class_name", ""), None)
     if cls is None or not issubclass(cls, SchedulerMixin):
         raise ModelLoadError(f"{folder}: unknown scheduler {config.get('_class_name')!r}")
@@ -143,7 +154,7 @@ def _pair(size: int | list[int] | tuple[int, int]) -> tuple[int, int]:
 
 def read_metadata(folder: Path) -> dict:
     file = folder / METADATA_FILE
-    return json.loads(file.read_text()) if file.is_file() else {}
+    return read_json(file) if file.is_file() else {}
 
 
 def load_teacher(ref: str | Path, device: str | torch.device = "cpu") -> Teacher:
@@ -159,7 +170,7 @@ def load_teacher(ref: str | Path, device: str | torch.device = "cpu") -> Teacher
             raise ModelLoadError(f"{path.name}: not a safetensors file or a diffusers folder")
         unet_dir, weights, scheduler_dir, meta_dir = path.parent, path, path.parent, path.parent
     elif (path / "model_index.json").is_file():
-        index = json.loads((path / "model_index.json").read_text())
+        index = read_json(path / "model_index.json")
         loader = PIPELINE_LOADERS.get(index.get("_class_name", ""))
         if loader is not None:
             return loader(path, device)

@@ -16,7 +16,7 @@ from sfd_core.loading import folder_sha256, load_teacher
 from sfd_core.sampling import heun_sample
 from sfd_core.trainer import SFDTrainer, one_step_generate
 
-STEPS = 150
+STEPS = 100
 
 
 @pytest.fixture(scope="module")

@@ -94,3 +94,10 @@ def test_broken_models_get_one_line_errors(tmp_path, breakage, message):
     with pytest.raises(ModelLoadError, match=message) as info:
         load_teacher(folder)
     assert "\n" not in str(info.value)
+
+
+def test_broken_json_is_a_model_load_error(tmp_path):
+    write_model_folder(tmp_path, DDPMScheduler())
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="not valid JSON"):
+        load_teacher(tmp_path)

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): forget-requests, job state, artifacts, models, keys and audit."""

@@ -1,0 +1,74 @@
+"""The FastAPI application factory (``uvicorn --factory api.app:create_app``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from api import dashboard, problems
+from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from api.routes import api_keys, artifacts, audit, certificates, health, jobs, models
+from domain.api_keys import service as api_key_service
+from domain.base_models import service as model_service
+from domain.db import Database
+from domain.migrate import upgrade
+from domain.settings import Settings
+from domain.storage import open_storage
+from worker.runner import create_runner
+
+log = logging.getLogger(__name__)
+
+
+def _prepare(settings: Settings, db: Database) -> None:
+    """Migrate (if enabled), bootstrap the admin key, describe the bundled models."""
+    if settings.auto_migrate:
+        upgrade(settings.resolved_database_url)
+    with db.session() as session:
+        if settings.admin_api_key is not None:
+            api_key_service.ensure_bootstrap_admin(
+                session, settings.admin_api_key.get_secret_value(), settings.admin_tenant
+            )
+        model_service.ensure_bundled(session)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.resolved_database_url)
+        storage = open_storage(settings)
+        await run_in_threadpool(storage.ensure)
+        await run_in_threadpool(_prepare, settings, db)
+        runner = create_runner(settings, db)
+        runner.start()
+        app.state.settings, app.state.db = settings, db
+        app.state.storage, app.state.runner = storage, runner
+        try:
+            yield
+        finally:
+            await run_in_threadpool(runner.close)
+            db.dispose()
+
+    app = FastAPI(
+        title="sfd-unlearn",
+        version="0.1.0",
+        summary="Unlearning-as-a-service for diffusion models (Score Forgetting Distillation).",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    for router in (health, models, jobs, artifacts, certificates, api_keys, audit):
+        app.include_router(router.router)
+    dashboard.mount(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body=settings.max_body_bytes,
+        max_upload=settings.max_upload_bytes,
+        upload_path="/v1/models",
+    )
+    app.add_middleware(RequestIdMiddleware)
+    return app

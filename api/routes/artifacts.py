@@ -1,0 +1,81 @@
+"""``/v1/jobs/{id}/artifacts``: list a job's files and download them."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import RedirectResponse, StreamingResponse
+
+from api.deps import DatabaseDep, JobsReader, SettingsDep, StorageDep
+from api.schemas.artifacts import ArtifactOut, PresignedDownload
+from api.schemas.common import ListOf
+from domain.artifacts import service as artifacts
+from domain.errors import Unavailable
+from domain.storage import ObjectNotFound
+
+router = APIRouter(prefix="/v1/jobs/{job_id}/artifacts", tags=["artifacts"])
+ArtifactName = Annotated[str, Path(max_length=64)]
+
+
+@router.get("", response_model=ListOf[ArtifactOut])
+def list_artifacts(job_id: str, actor: JobsReader, db: DatabaseDep) -> ListOf[ArtifactOut]:
+    """Name, size, sha256 and content type of each file (empty until the job succeeds)."""
+    assert actor.tenant is not None
+    with db.sessions() as session:
+        found = artifacts.list_for_job(session, actor.tenant, job_id)
+        return ListOf[ArtifactOut](data=[ArtifactOut.of(a) for a in found], has_more=False)
+
+
+@router.get(
+    "/{name}",
+    response_model=None,
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "The file, streamed."},
+        307: {"description": "S3 store: redirect to a short-lived presigned URL."},
+    },
+)
+def download_artifact(
+    job_id: str,
+    name: ArtifactName,
+    actor: JobsReader,
+    db: DatabaseDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    redirect: Annotated[bool, Query(description="S3 only: false answers the URL as JSON.")] = True,
+) -> StreamingResponse | RedirectResponse | PresignedDownload:
+    """Stream the file, or (S3) hand out a presigned URL. Every grant is audited."""
+    assert actor.tenant is not None
+    with db.session() as session:
+        artifact = artifacts.get(session, actor.tenant, job_id, name)
+        ttl = settings.presign_ttl_seconds
+        url = storage.presigned_get_url(artifact.storage_key, ttl, artifact.name)
+        if url is None:
+            try:
+                chunks = storage.get_stream(artifact.storage_key)
+            except ObjectNotFound:
+                raise Unavailable(
+                    f"artifact {name} is missing from storage", code="artifact_missing"
+                ) from None
+        artifacts.record_download(
+            session, actor, artifact, via="stream" if url is None else "presigned"
+        )
+    if url is not None:
+        if redirect:
+            return RedirectResponse(url, status_code=307)
+        return PresignedDownload(
+            name=artifact.name, sha256=artifact.sha256, url=url, expires_at=int(time.time()) + ttl
+        )
+    digest = base64.b64encode(bytes.fromhex(artifact.sha256)).decode()
+    return StreamingResponse(
+        chunks,
+        media_type=artifact.content_type,
+        headers={
+            "Content-Length": str(artifact.size),
+            "Content-Disposition": f'attachment; filename="{artifact.name}"',
+            "ETag": f'"{artifact.sha256}"',
+            "Repr-Digest": f"sha-256=:{digest}:",
+        },
+    )

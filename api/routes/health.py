@@ -1,0 +1,37 @@
+"""``/healthz`` (the process answers) and ``/readyz`` (database and storage reachable)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import text
+
+from api.deps import DatabaseDep, StorageDep
+from domain.errors import Unavailable
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(db: DatabaseDep, storage: StorageDep) -> dict[str, str]:
+    checks: dict[str, str] = {}
+    try:
+        with db.sessions() as session:
+            session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        raise Unavailable(
+            f"database unreachable: {type(exc).__name__}", code="database_unavailable"
+        ) from None
+    try:
+        storage.check()
+        checks["storage"] = "ok"
+    except Exception as exc:
+        raise Unavailable(
+            f"storage unreachable: {type(exc).__name__}", code="storage_unavailable"
+        ) from None
+    return {"status": "ok", **checks}

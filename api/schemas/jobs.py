@@ -1,0 +1,135 @@
+"""Forget-requests (jobs) and their events."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from api.schemas.common import RequestBody
+from domain.db import unix
+from domain.jobs.models import Job, JobEvent
+from domain.jobs.validation import JobRequest
+
+Concept = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Concepts = Annotated[list[Concept], Field(min_length=1, max_length=32)]
+MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+MetadataValue = Annotated[str, StringConstraints(max_length=512)]
+JobStatus = Literal["queued", "running", "cancelling", "succeeded", "failed", "cancelled"]
+
+
+class JobCreate(RequestBody):
+    """A forget-request: unlearn ``unsafe_concept`` from ``model``, mapping it to
+    ``safe_surrogate``."""
+
+    model: str = Field(min_length=1, max_length=200, examples=["digits"])
+    unsafe_concept: Concept | Concepts = Field(examples=["0"])
+    safe_surrogate: Concept | Concepts | None = Field(None, examples=["1"])
+    surrogate_mode: Literal["fixed", "random"] = "fixed"
+    steps: int = Field(400, ge=1, description="Distillation steps (upper bound: SFD_MAX_STEPS).")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    hyperparameters: dict[str, bool | int | float] = Field(
+        default_factory=dict, max_length=64, examples=[{"batch_size": 32}]
+    )
+    metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict, max_length=16)
+    eval_samples_per_class: int = Field(
+        100, ge=1, le=2000, description="Samples per class for the report's metrics."
+    )
+
+    def to_request(self) -> JobRequest:
+        def as_list(value: str | list[str] | None) -> list[str] | None:
+            return [value] if isinstance(value, str) else value
+
+        return JobRequest(
+            model=self.model,
+            unsafe=as_list(self.unsafe_concept) or [],
+            surrogate=as_list(self.safe_surrogate),
+            surrogate_mode=self.surrogate_mode,
+            steps=self.steps,
+            seed=self.seed,
+            hyperparameters=dict(self.hyperparameters),
+            metadata=dict(self.metadata),
+            eval_samples_per_class=self.eval_samples_per_class,
+        )
+
+
+class Progress(BaseModel):
+    phase: str | None
+    step: int
+    total: int
+    eta_seconds: float | None
+
+
+class JobError(BaseModel):
+    code: str
+    message: str | None
+
+
+class JobOut(BaseModel):
+    id: str
+    object: Literal["unlearning.job"] = "unlearning.job"
+    model: str
+    unsafe_concept: list[str]
+    safe_surrogate: list[str] | None
+    surrogate_mode: str
+    steps: int
+    seed: int
+    eval_samples_per_class: int
+    hyperparameters: dict[str, Any]
+    metadata: dict[str, str]
+    status: JobStatus
+    progress: Progress
+    losses: dict[str, float | None] | None
+    metrics: dict[str, Any] | None
+    error: JobError | None
+    attempt: int
+    created_at: int
+    started_at: int | None
+    finished_at: int | None
+    cancel_requested_at: int | None
+
+    @classmethod
+    def of(cls, job: Job) -> JobOut:
+        return cls(
+            id=job.id,
+            model=job.model_id,
+            unsafe_concept=job.unsafe,
+            safe_surrogate=job.surrogate,
+            surrogate_mode=job.surrogate_mode,
+            steps=job.steps,
+            seed=job.seed,
+            eval_samples_per_class=job.eval_samples_per_class,
+            hyperparameters=job.hyperparameters,
+            metadata=job.job_metadata,
+            status=job.status,
+            progress=Progress(
+                phase=job.progress_phase,
+                step=job.progress_step,
+                total=job.progress_total,
+                eta_seconds=job.eta_seconds,
+            ),
+            losses=job.latest_losses,
+            metrics=job.latest_metrics,
+            error=JobError(code=job.error_code, message=job.error_message)
+            if job.error_code
+            else None,
+            attempt=job.attempt,
+            created_at=unix(job.created_at) or 0,
+            started_at=unix(job.started_at),
+            finished_at=unix(job.finished_at),
+            cancel_requested_at=unix(job.cancel_requested_at),
+        )
+
+
+class JobEventOut(BaseModel):
+    id: int
+    object: Literal["unlearning.job.event"] = "unlearning.job.event"
+    type: Literal["state", "progress", "metrics", "log"]
+    created_at: int
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: JobEvent) -> JobEventOut:
+        return cls(
+            id=event.seq, type=event.type, created_at=unix(event.created_at) or 0, data=event.data
+        )  # type: ignore[arg-type]

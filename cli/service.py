@@ -1,0 +1,391 @@
+"""Service commands: ``sfd serve``, ``submit``, ``status``, ``wait``, ``download``, ``demo``,
+``keys create``, ``audit verify`` and ``db upgrade``."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from api.client import APIError, SFDClient
+from domain.db import Database
+from domain.settings import Settings
+
+console = Console()
+DEFAULT_URL = "http://127.0.0.1:8000"
+ADMIN_KEY_FILE = "admin.key"
+
+UrlOption = Annotated[str, typer.Option("--url", envvar="SFD_URL", help="The API's base URL.")]
+KeyOption = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="SFD_API_KEY", help="Default: SFD_HOME/admin.key."),
+]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def admin_key(settings: Settings) -> str:
+    """``SFD_ADMIN_API_KEY``, else the key kept in ``SFD_HOME/admin.key`` (made on first use)."""
+    if settings.admin_api_key is not None:
+        return settings.admin_api_key.get_secret_value()
+    path = settings.home / ADMIN_KEY_FILE
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("sfd_" + secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def _client(url: str, api_key: str | None) -> SFDClient:
+    if api_key is None:
+        path = Settings().home / ADMIN_KEY_FILE
+        if not path.is_file():
+            raise _fail("no API key: pass --api-key, set SFD_API_KEY, or run `sfd serve` first")
+        api_key = path.read_text().strip()
+    return SFDClient(url, api_key)
+
+
+def _pairs(values: list[str], what: str) -> dict[str, Any]:
+    """``key=value`` options; values parsed as JSON where they can be (numbers, booleans)."""
+    parsed: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise _fail(f"{what} must look like key=value, got {item!r}", 2)
+        try:
+            parsed[key] = json.loads(raw)
+        except ValueError:
+            parsed[key] = raw
+    return parsed
+
+
+def follow(client: SFDClient, job_id: str) -> dict[str, Any]:
+    """Show a job's progress bar and log lines from its event stream until it ends."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("queued", total=None)
+        for event in client.stream_events(job_id):
+            data = event["data"]
+            if event["type"] == "progress":
+                bar.update(
+                    task, completed=data["step"], total=data["total"], description=data["phase"]
+                )
+            elif event["type"] == "state":
+                bar.update(task, description=data["to"])
+                bar.console.print(f"[dim]state[/dim] {data['from']} -> {data['to']}")
+            elif event["type"] == "log":
+                bar.console.print(f"[dim]{data['level']}[/dim] {data['message']}")
+            elif event["type"] == "end":
+                break
+    return client.get_job(job_id)
+
+
+def _print_job(job: dict[str, Any]) -> None:
+    table = Table(show_header=False, box=None)
+    progress = job["progress"]
+    surrogates = ", ".join(job["safe_surrogate"] or ["random"])
+    rows = [
+        ("id", job["id"]),
+        ("status", job["status"]),
+        ("model", job["model"]),
+        ("forget", f"{', '.join(job['unsafe_concept'])} -> {surrogates}"),
+        ("progress", f"{progress['step']}/{progress['total']} ({progress['phase'] or '-'})"),
+        ("attempt", str(job["attempt"])),
+    ]
+    if job["error"]:
+        rows.append(("error", f"{job['error']['code']}: {job['error']['message']}"))
+    for key, value in rows:
+        table.add_row(f"[bold]{key}[/bold]", value)
+    console.print(table)
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    teacher = report.get("teacher", {})
+    table = Table(title="unlearning report", show_lines=False)
+    table.add_column("metric")
+    table.add_column("teacher", justify="right")
+    table.add_column("unlearned (1 step)", justify="right")
+    for key in ("forget_rate", "surrogate_rate", "retained_accuracy", "retained_fd", "diversity"):
+        if key in report:
+            table.add_row(key, _fmt(teacher.get(key)), _fmt(report.get(key)))
+    table.add_row(
+        "network evaluations", _fmt(report.get("nfe_teacher")), _fmt(report.get("nfe_generator"))
+    )
+    console.print(table)
+    console.print(f"steps {report.get('steps')}, training wall time {report.get('wall_seconds')} s")
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else "-" if value is None else str(value)
+
+
+def download_all(client: SFDClient, job_id: str, out: Path) -> dict[str, Path]:
+    """Download every artifact into ``out``, refusing any whose sha256 does not match."""
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    for artifact in client.artifacts(job_id):
+        path = out / artifact["name"]
+        digest = client.download(job_id, artifact["name"], path)
+        if digest != artifact["sha256"]:
+            raise _fail(f"{artifact['name']}: sha256 {digest} does not match {artifact['sha256']}")
+        console.print(f"downloaded {path} ({artifact['size']} bytes, sha256 {digest[:16]}... ok)")
+        files[artifact["name"]] = path
+    return files
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Start the API with its job runner (embedded defaults: SQLite and a folder in SFD_HOME)."""
+    from api.server import serve as run_server
+
+    settings = Settings()
+    key = admin_key(settings)
+    if settings.admin_api_key is None:
+        console.print(f"admin API key: {settings.home / ADMIN_KEY_FILE}")
+    run_server(Settings(admin_api_key=key), host, port)
+
+
+def submit(
+    url: UrlOption = DEFAULT_URL,
+    api_key: KeyOption = None,
+    model: Annotated[str, typer.Option(help="Model id or bundled name.")] = "digits",
+    forget: Annotated[
+        list[str], typer.Option("--forget", help="Unsafe class/concept (repeat).")
+    ] = ...,  # type: ignore[assignment]
+    surrogate: Annotated[list[str] | None, typer.Option(help="Safe surrogate (repeat).")] = None,
+    surrogate_mode: Annotated[str, typer.Option(help="fixed or random.")] = "fixed",
+    steps: Annotated[int | None, typer.Option(help="Distillation steps.")] = None,
+    seed: Annotated[int | None, typer.Option()] = None,
+    hp: Annotated[list[str] | None, typer.Option("--hp", help="Hyperparameter key=value.")] = None,
+    metadata: Annotated[list[str] | None, typer.Option(help="Metadata key=value.")] = None,
+    eval_samples: Annotated[
+        int | None, typer.Option(help="Samples per class for the report.")
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="Follow the job until it ends.")] = False,
+) -> None:
+    """Submit a forget-request; prints the job id."""
+    with _client(url, api_key) as client:
+        try:
+            job = client.submit_job(
+                model=model,
+                unsafe_concept=forget,
+                safe_surrogate=surrogate or None,
+                surrogate_mode=surrogate_mode,
+                steps=steps,
+                seed=seed,
+                hyperparameters=_pairs(hp or [], "--hp"),
+                metadata={k: str(v) for k, v in _pairs(metadata or [], "--metadata").items()},
+                eval_samples_per_class=eval_samples,
+            )
+        except APIError as exc:
+            raise _fail(exc.detail, 2) from None
+        console.print(job["id"])
+        if wait:
+            _print_job(follow(client, job["id"]))
+
+
+def status(job_id: str, url: UrlOption = DEFAULT_URL, api_key: KeyOption = None) -> None:
+    """Show a job's state and progress."""
+    with _client(url, api_key) as client:
+        try:
+            _print_job(client.get_job(job_id))
+        except APIError as exc:
+            raise _fail(exc.detail) from None
+
+
+def wait(job_id: str, url: UrlOption = DEFAULT_URL, api_key: KeyOption = None) -> None:
+    """Follow a job with a progress bar until it ends; exit 1 unless it succeeded."""
+    with _client(url, api_key) as client:
+        try:
+            job = follow(client, job_id)
+        except APIError as exc:
+            raise _fail(exc.detail) from None
+    _print_job(job)
+    if job["status"] != "succeeded":
+        raise typer.Exit(1)
+
+
+def download(
+    job_id: str,
+    out: Annotated[Path, typer.Option(help="Folder for the artifacts.")] = Path("out"),
+    url: UrlOption = DEFAULT_URL,
+    api_key: KeyOption = None,
+) -> None:
+    """Download a succeeded job's artifacts, checking each sha256."""
+    with _client(url, api_key) as client:
+        try:
+            download_all(client, job_id, out)
+        except APIError as exc:
+            raise _fail(exc.detail) from None
+
+
+def demo(
+    steps: Annotated[int, typer.Option(help="Distillation steps.")] = 400,
+    out: Annotated[Path, typer.Option(help="Where the artifacts go.")] = Path("out/demo"),
+    home: Annotated[
+        Path | None, typer.Option(help="Service home (default: a temp folder).")
+    ] = None,
+    eval_samples: Annotated[int, typer.Option(help="Samples per class for the report.")] = 100,
+) -> None:
+    """Start the embedded service, forget 0 -> 1 on the bundled digits teacher, follow it,
+    download and check the generator, sample it, and print the report."""
+    from api.server import BackgroundServer
+    from sfd_core.generator import OneStepGenerator
+    from sfd_core.grids import image_row
+
+    home = home or Path(tempfile.mkdtemp(prefix="sfd-demo-"))
+    key = "sfd_" + secrets.token_urlsafe(32)
+    settings = Settings(
+        home=home,
+        database_url=f"sqlite:///{(home / 'sfd.db').resolve()}",
+        storage_url=(home / "artifacts").resolve().as_uri(),
+        admin_api_key=key,
+        runner="embedded",
+    )
+    console.print(f"starting the embedded service in {home} ...")
+    with BackgroundServer(settings) as server, SFDClient(server.url, key) as client:
+        console.print(f"API at {server.url} (OpenAPI docs at {server.url}/docs)")
+        job = client.submit_job(
+            model="digits",
+            unsafe_concept="0",
+            safe_surrogate="1",
+            steps=steps,
+            eval_samples_per_class=eval_samples,
+        )
+        console.print(f"submitted {job['id']}: forget class 0 -> surrogate 1, {steps} steps")
+        job = follow(client, job["id"])
+        if job["status"] != "succeeded":
+            _print_job(job)
+            raise _fail(f"the job ended {job['status']}")
+        files = download_all(client, job["id"], out)
+        verification = client.verify_audit()
+    generator_dir = out / "generator"
+    with tarfile.open(files["generator.tar"]) as archive:
+        archive.extractall(generator_dir, filter="data")
+    generator = OneStepGenerator.from_pretrained(generator_dir)
+    rows = [
+        image_row(generator.generate([name] * 8, seed=i), scale=6)
+        for i, name in enumerate(generator.class_names)
+    ]
+    grid_path = out / "generator_grid.png"
+    _stack(rows).save(grid_path)
+    console.print(f"generator loaded from {generator_dir}; one-step samples per class: {grid_path}")
+    _print_report(json.loads(files["report.json"].read_text()))
+    chain = (
+        "verified" if verification["valid"] else f"BROKEN at row {verification['first_broken_seq']}"
+    )
+    console.print(f"audit chain: {chain} ({verification['checked']} events)")
+
+
+def _stack(rows: list[Any]) -> Any:
+    from PIL import Image
+
+    gap = 4
+    canvas = Image.new(
+        "RGB", (max(r.width for r in rows), sum(r.height + gap for r in rows)), "white"
+    )
+    y = 0
+    for row in rows:
+        canvas.paste(row, (0, y))
+        y += row.height + gap
+    return canvas
+
+
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="The key's tenant.")],
+    scopes: Annotated[str, typer.Option(help="Comma-separated scopes.")] = "jobs:read,jobs:write",
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "cli",
+) -> None:
+    """Issue an API key directly in the database; prints the secret once."""
+    from domain.actor import Actor
+    from domain.api_keys.service import create_key
+    from domain.errors import DomainError
+
+    db = _database()
+    try:
+        with db.session() as session:
+            key, secret = create_key(
+                session,
+                Actor.system(tenant),
+                tenant=tenant,
+                name=name,
+                scopes=[s.strip() for s in scopes.split(",") if s.strip()],
+            )
+    except DomainError as exc:
+        raise _fail(exc.detail, 2) from None
+    finally:
+        db.dispose()
+    console.print(f"{key.id} ({key.tenant}: {', '.join(key.scopes)})")
+    console.print(secret)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit chain; exit 1 and name the first broken row if it does not hold."""
+    from domain.audit.service import verify
+
+    db = _database()
+    try:
+        with db.sessions() as session:
+            result = verify(session)
+    finally:
+        db.dispose()
+    if result.valid:
+        console.print(
+            f"audit chain verified: {result.checked} events, head {result.head_hash[:16]}..."
+        )
+        return
+    raise _fail(f"audit chain broken at row {result.first_broken_seq}: {result.reason}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations to SFD_DATABASE_URL (default: SQLite in SFD_HOME)."""
+    from domain.migrate import upgrade
+
+    url = Settings().resolved_database_url
+    upgrade(url)
+    console.print(f"database at head: {url.split('@')[-1]}")
+
+
+def _database() -> Database:
+    from domain.migrate import upgrade
+
+    settings = Settings()
+    if settings.auto_migrate:
+        upgrade(settings.resolved_database_url)
+    return Database(settings.resolved_database_url)
+
+
+def register(app: typer.Typer) -> None:
+    for command in (serve, submit, status, wait, download, demo):
+        app.command()(command)
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(db_app, name="db")

@@ -1,0 +1,29 @@
+"""Who is acting: an API key (with its tenant and scopes), a worker, or the system."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SCOPES = ("jobs:read", "jobs:write", "models:write", "audit:read", "admin")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller of a service function; recorded in the audit log by id, never by name."""
+
+    tenant: str | None
+    name: str
+    key_id: str | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    request_id: str | None = None
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes or "admin" in self.scopes
+
+    @classmethod
+    def worker(cls, worker_id: str, tenant: str | None) -> Actor:
+        return cls(tenant=tenant, name=f"worker:{worker_id}")
+
+    @classmethod
+    def system(cls, tenant: str | None = None) -> Actor:
+        return cls(tenant=tenant, name="system")

@@ -1,0 +1,1 @@
+"""API keys: hashed secrets with a tenant and scopes."""

@@ -1,0 +1,1 @@
+"""Job artifacts: the files a finished job leaves in object storage."""

@@ -1,0 +1,1 @@
+"""The tamper-evident audit log: append-only, each row hash-chained to the one before."""

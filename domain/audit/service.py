@@ -1,0 +1,123 @@
+"""Appending to and verifying the hash-chained audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from domain.actor import Actor
+from domain.audit.models import GENESIS_HASH, AuditEvent, AuditHead
+from domain.db import utcnow
+from domain.hashing import sha256_json
+from domain.pagination import Page, paginate
+
+HEAD_ID = 1
+VERIFY_BATCH = 1000
+
+
+def _chained_fields(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "created_at": event.created_at.isoformat(timespec="microseconds"),
+        "tenant": event.tenant,
+        "actor_key_id": event.actor_key_id,
+        "actor": event.actor,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "request_id": event.request_id,
+        "data": event.data,
+        "prev_hash": event.prev_hash,
+    }
+
+
+def event_hash(event: AuditEvent) -> str:
+    return sha256_json(_chained_fields(event))
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: str,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event in the caller's transaction; appends are serialised by the head row."""
+    session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=AuditHead.seq + 1))
+    seq, prev_hash = session.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)
+    ).one()
+    event = AuditEvent(
+        seq=seq,
+        created_at=utcnow(),
+        tenant=actor.tenant,
+        actor_key_id=actor.key_id,
+        actor=actor.name,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        request_id=actor.request_id,
+        data=data or {},
+        prev_hash=prev_hash,
+    )
+    event.hash = event_hash(event)
+    session.add(event)
+    session.flush()
+    session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(hash=event.hash))
+    return event
+
+
+def list_events(
+    session: Session,
+    tenant: str,
+    *,
+    action: str | None = None,
+    object_id: str | None = None,
+    after: int | None = None,
+    limit: int = 20,
+) -> Page[AuditEvent]:
+    query = select(AuditEvent).where(AuditEvent.tenant == tenant)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if object_id:
+        query = query.where(AuditEvent.object_id == object_id)
+    return paginate(session, query, AuditEvent.seq, after=after, limit=limit)
+
+
+@dataclass
+class Verification:
+    valid: bool
+    checked: int
+    head_seq: int
+    head_hash: str
+    first_broken_seq: int | None = None
+    reason: str | None = None
+
+
+def verify(session: Session) -> Verification:
+    """Recompute the whole chain; name the first row whose hash or link does not match."""
+    head_seq, head_hash = session.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)
+    ).one()
+    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+
+    def broken(seq: int, reason: str) -> Verification:
+        return Verification(False, checked, head_seq, head_hash, seq, reason)
+
+    query = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=VERIFY_BATCH)
+    for event in session.scalars(query):
+        if event.seq != expected_seq:
+            return broken(expected_seq, f"row {expected_seq} is missing")
+        if event.prev_hash != prev_hash:
+            return broken(event.seq, "prev_hash does not match the previous row's hash")
+        if event_hash(event) != event.hash:
+            return broken(event.seq, "the row's contents do not match its hash")
+        prev_hash, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
+        session.expunge(event)
+    if checked != head_seq or prev_hash != head_hash:
+        return broken(checked + 1, f"rows after {checked} are missing (head is at {head_seq})")
+    return Verification(True, checked, head_seq, head_hash)

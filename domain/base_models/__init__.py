@@ -1,0 +1,1 @@
+"""Base models: the teachers jobs unlearn from (bundled, uploaded, or referenced)."""

@@ -1,0 +1,212 @@
+"""Registering base models and resolving them to something the engine can load."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from domain import archive
+from domain.actor import Actor
+from domain.audit import service as audit
+from domain.base_models import fetch
+from domain.base_models.models import BaseModelRecord
+from domain.db import utcnow
+from domain.errors import Invalid, NotFound
+from domain.ids import new_id
+from domain.pagination import Page, paginate
+from domain.settings import Settings
+from domain.storage import Storage
+from sfd_core.job import ModelSummary, describe_model
+from sfd_core.loading import BUNDLED_MODELS, ModelLoadError
+
+log = logging.getLogger(__name__)
+
+
+def archive_key(model_id: str) -> str:
+    return f"models/{model_id}/model.tar"
+
+
+def _describe(ref: str) -> ModelSummary:
+    """Load an untrusted model once; any failure to load it is the model's fault (422)."""
+    try:
+        return describe_model(ref)
+    except ModelLoadError as exc:
+        raise Invalid(str(exc), code="invalid_model") from None
+    except (ValueError, KeyError, TypeError, OSError, RuntimeError) as exc:
+        raise Invalid(
+            f"the model cannot be loaded: {type(exc).__name__}: {exc}", code="invalid_model"
+        ) from None
+
+
+def _record(
+    actor: Actor | None, name: str, source_type: str, source: str, summary: ModelSummary, size: int
+) -> BaseModelRecord:
+    return BaseModelRecord(
+        id=name if source_type == "bundled" else new_id("model"),
+        tenant=actor.tenant if actor else None,
+        name=name,
+        source_type=source_type,
+        source=source,
+        sha256=summary.sha256,
+        kind=summary.kind,
+        class_names=summary.class_names,
+        sample_shape=list(summary.sample_shape),
+        size_bytes=size,
+        created_by_key_id=actor.key_id if actor else None,
+    )
+
+
+def _folder_size(path: Path) -> int:
+    return (
+        sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        if path.is_dir()
+        else path.stat().st_size
+    )
+
+
+def _insert_if_absent(session: Session, record: BaseModelRecord) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING: concurrent first uses of a bundled model race."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    values = {c.key: getattr(record, c.key) for c in BaseModelRecord.__table__.columns}
+    values["created_at"] = utcnow()
+    session.execute(dialect.insert(BaseModelRecord).values(values).on_conflict_do_nothing())
+
+
+def ensure_bundled(session: Session, name: str | None = None) -> None:
+    """Rows for the bundled models (visible to every tenant), described on first use."""
+    for bundled, path in BUNDLED_MODELS.items():
+        if (name is not None and bundled != name) or session.get(BaseModelRecord, bundled):
+            continue
+        try:
+            summary = describe_model(bundled)
+        except ModelLoadError as exc:
+            log.warning("bundled model %s is not available: %s", bundled, exc)
+            continue
+        record = _record(None, bundled, "bundled", bundled, summary, _folder_size(path))
+        _insert_if_absent(session, record)
+
+
+def get_visible(session: Session, tenant: str, model_id: str) -> BaseModelRecord:
+    """The tenant's model or a bundled one; 404 for anything else (another tenant's too)."""
+    if model_id in BUNDLED_MODELS:
+        ensure_bundled(session, model_id)
+    model = session.scalar(
+        select(BaseModelRecord).where(
+            BaseModelRecord.id == model_id,
+            or_(BaseModelRecord.tenant == tenant, BaseModelRecord.tenant.is_(None)),
+        )
+    )
+    if model is None:
+        raise NotFound(f"no model {model_id!r}", code="model_not_found")
+    return model
+
+
+def list_visible(
+    session: Session, tenant: str, *, after: str | None, limit: int
+) -> Page[BaseModelRecord]:
+    ensure_bundled(session)
+    query = select(BaseModelRecord).where(
+        or_(BaseModelRecord.tenant == tenant, BaseModelRecord.tenant.is_(None))
+    )
+    return paginate(session, query, BaseModelRecord.id, after=after, limit=limit)
+
+
+def _registered(session: Session, actor: Actor, model: BaseModelRecord) -> BaseModelRecord:
+    session.add(model)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "model.registered",
+        "model",
+        model.id,
+        {"sha256": model.sha256, "source_type": model.source_type},
+    )
+    return model
+
+
+def register_archive(
+    session: Session,
+    settings: Settings,
+    storage: Storage,
+    actor: Actor,
+    *,
+    name: str,
+    archive_path: Path,
+) -> BaseModelRecord:
+    """An uploaded tar/zip of a diffusers folder: unpacked, loaded once, stored, cached."""
+    staging = fetch.staging_dir(settings)
+    try:
+        folder = fetch.unpack_archive(settings, archive_path, staging / "model")
+        summary = _describe(str(folder))
+        model = _record(actor, name, "upload", "", summary, _folder_size(folder))
+        model.source = archive_key(model.id)
+        packed = staging / "model.tar"
+        archive.pack(folder, packed)
+        storage.put_file(model.source, packed, "application/x-tar")
+        fetch.adopt(settings, folder, summary.sha256)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return _registered(session, actor, model)
+
+
+def register_uri(
+    session: Session, settings: Settings, actor: Actor, *, name: str, uri: str
+) -> BaseModelRecord:
+    """A model in S3 (an archive object or a folder prefix), referenced, not copied."""
+    staging = fetch.staging_dir(settings)
+    try:
+        folder = fetch.fetch_s3(settings, uri, staging)
+        summary = _describe(str(folder))
+        model = _record(actor, name, "uri", uri, summary, _folder_size(folder))
+        fetch.adopt(settings, folder, summary.sha256)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return _registered(session, actor, model)
+
+
+def register_path(
+    session: Session, settings: Settings, actor: Actor, *, name: str, path: str
+) -> BaseModelRecord:
+    """A folder or safetensors file under one of ``SFD_MODEL_ROOTS``."""
+    resolved = Path(path).expanduser().resolve()
+    roots = [root.expanduser().resolve() for root in settings.model_roots]
+    if not any(resolved.is_relative_to(root) for root in roots):
+        raise Invalid(
+            "local paths must lie under a folder listed in SFD_MODEL_ROOTS",
+            code="path_not_allowed",
+        )
+    if not resolved.exists():
+        raise Invalid(f"{path} does not exist", code="model_not_found")
+    summary = _describe(str(resolved))
+    model = _record(actor, name, "path", str(resolved), summary, _folder_size(resolved))
+    return _registered(session, actor, model)
+
+
+def local_ref(settings: Settings, storage: Storage, model: BaseModelRecord) -> str:
+    """What to hand the engine for ``model``: a bundled name or a verified local path."""
+    if model.source_type == "bundled":
+        return model.source
+    if model.source_type == "path":
+        return str(fetch.verified(Path(model.source), model.sha256, f"model {model.id}"))
+    cached = fetch.cache_path(settings, model.sha256)
+    if cached.is_dir():
+        return str(cached)
+    staging = fetch.staging_dir(settings)
+    try:
+        if model.source_type == "upload":
+            storage.download_file(model.source, staging / "model.tar")
+            folder = fetch.unpack_archive(
+                settings, staging / "model.tar", staging / "model", strip=False
+            )
+        else:
+            folder = fetch.fetch_s3(settings, model.source, staging)
+        fetch.verified(folder, model.sha256, f"model {model.id}")
+        return str(fetch.adopt(settings, folder, model.sha256))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

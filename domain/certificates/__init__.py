@@ -1,0 +1,1 @@
+"""Unlearning certificates: signed statements of what a succeeded job forgot and produced."""

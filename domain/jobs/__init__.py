@@ -1,0 +1,1 @@
+"""Unlearning jobs: the forget-request, its state machine, lease and event history."""

@@ -1,0 +1,106 @@
+"""Jobs as callers of the API see them: create, read, list, cancel, history."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from domain.actor import Actor
+from domain.audit import service as audit
+from domain.base_models import service as base_models
+from domain.db import utcnow
+from domain.errors import Conflict, NotFound
+from domain.ids import new_id
+from domain.jobs import states
+from domain.jobs.models import Job, JobEvent
+from domain.jobs.transitions import transition
+from domain.jobs.validation import JobRequest, validate
+from domain.pagination import Page, paginate
+from domain.settings import Settings
+
+
+def create_job(
+    session: Session, settings: Settings, actor: Actor, request: JobRequest, request_sha256: str
+) -> Job:
+    """Validate ``request`` against its model and queue it."""
+    assert actor.tenant is not None
+    model = base_models.get_visible(session, actor.tenant, request.model)
+    validate(request, model, settings)
+    job = Job(
+        id=new_id("job"),
+        tenant=actor.tenant,
+        created_by_key_id=actor.key_id,
+        model_id=model.id,
+        unsafe=list(request.unsafe),
+        surrogate=list(request.surrogate) if request.surrogate is not None else None,
+        surrogate_mode=request.surrogate_mode,
+        steps=request.steps,
+        seed=request.seed,
+        eval_samples_per_class=request.eval_samples_per_class,
+        hyperparameters=dict(request.hyperparameters),
+        job_metadata=dict(request.metadata),
+        request_sha256=request_sha256,
+        status=states.QUEUED,
+        progress_step=0,
+        progress_total=request.steps,
+        attempt=0,
+    )
+    session.add(job)
+    session.flush()
+    session.add(JobEvent(job_id=job.id, type="state", data={"from": None, "to": states.QUEUED}))
+    audit.record(
+        session,
+        actor,
+        "job.created",
+        "job",
+        job.id,
+        {"request_sha256": request_sha256, "model_id": model.id, "model_sha256": model.sha256},
+    )
+    return job
+
+
+def get_job(session: Session, tenant: str, job_id: str) -> Job:
+    job = session.scalar(select(Job).where(Job.id == job_id, Job.tenant == tenant))
+    if job is None:
+        raise NotFound(f"no job {job_id!r}", code="job_not_found")
+    return job
+
+
+def list_jobs(
+    session: Session, tenant: str, *, status: str | None, after: str | None, limit: int
+) -> Page[Job]:
+    query = select(Job).where(Job.tenant == tenant)
+    if status is not None:
+        query = query.where(Job.status == status)
+    return paginate(session, query, Job.id, after=after, limit=limit)
+
+
+def request_cancel(session: Session, actor: Actor, job_id: str) -> Job:
+    """Queued jobs are cancelled at once; running ones go to ``cancelling`` for the worker."""
+    assert actor.tenant is not None
+    job = get_job(session, actor.tenant, job_id)
+    if job.status == states.CANCELLING:
+        return job
+    requested = {"cancel_requested_at": utcnow()}
+    previous = transition(
+        session, job_id, {states.QUEUED}, states.CANCELLED, values=requested
+    ) or transition(session, job_id, {states.RUNNING}, states.CANCELLING, values=requested)
+    if previous is None:
+        session.refresh(job)
+        if job.status == states.CANCELLING:
+            return job
+        raise Conflict(f"job {job_id} is already {job.status}", code="job_not_cancellable")
+    audit.record(session, actor, "job.cancel_requested", "job", job_id, {"from": previous})
+    if previous == states.QUEUED:
+        audit.record(session, actor, "job.cancelled", "job", job_id, {})
+    session.refresh(job)
+    return job
+
+
+def list_events(
+    session: Session, tenant: str, job_id: str, *, after: int | None, limit: int
+) -> Page[JobEvent]:
+    """A job's history, oldest first."""
+    get_job(session, tenant, job_id)
+    query = select(JobEvent).where(JobEvent.job_id == job_id)
+    return paginate(session, query, JobEvent.seq, after=after, limit=limit, descending=False)

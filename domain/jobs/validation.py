@@ -1,0 +1,47 @@
+"""Checks a forget-request against its model before it is queued (no weights are loaded)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from domain.base_models.models import BaseModelRecord
+from domain.errors import Invalid
+from domain.settings import Settings
+from sfd_core.conditions import ForgetSpec, ForgetSpecError, plan_for_classes
+from sfd_core.config import ConfigError, SFDConfig
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A forget-request as the service takes it."""
+
+    model: str
+    unsafe: list[str]
+    surrogate: list[str] | None
+    surrogate_mode: str = "fixed"
+    steps: int = 400
+    seed: int = 0
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    eval_samples_per_class: int = 100
+
+
+def validate(request: JobRequest, model: BaseModelRecord, settings: Settings) -> None:
+    """Raise :class:`Invalid` (with a precise ``code``) for anything the engine would refuse."""
+    if not 1 <= request.steps <= settings.max_steps:
+        raise Invalid(f"steps must be between 1 and {settings.max_steps}", code="invalid_steps")
+    try:
+        config = SFDConfig.from_overrides(request.hyperparameters, steps=request.steps)
+    except ConfigError as exc:
+        raise Invalid(str(exc), code="invalid_hyperparameters") from None
+    if config.batch_size > settings.max_batch_size:
+        raise Invalid(
+            f"batch_size must be at most {settings.max_batch_size}", code="invalid_hyperparameters"
+        )
+    try:
+        spec = ForgetSpec.create(request.unsafe, request.surrogate, request.surrogate_mode)  # type: ignore[arg-type]
+        if model.kind == "class":
+            plan_for_classes(spec, model.class_names or [])
+    except ForgetSpecError as exc:
+        raise Invalid(str(exc), code="invalid_forget_spec") from None

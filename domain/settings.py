@@ -1,0 +1,94 @@
+"""Service settings, read from ``SFD_*`` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MiB = 1 << 20
+
+
+class Settings(BaseSettings):
+    """Everything the API and the job runners need to know about their surroundings."""
+
+    model_config = SettingsConfigDict(env_prefix="SFD_", extra="ignore")
+
+    home: Path = Field(Path(".sfd"), description="Folder for the default database and artifacts.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in home.")
+    storage_url: str | None = Field(
+        None, description="file:///path or s3://bucket/prefix; default a folder in home."
+    )
+    s3_endpoint: str | None = Field(None, description="host:port of the S3 service.")
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_secure: bool = Field(True, description="Use HTTPS to reach the S3 endpoint.")
+    s3_region: str | None = None
+    admin_api_key: SecretStr | None = Field(None, description="Bootstraps an admin API key.")
+    admin_tenant: str = Field("default", description="Tenant of the bootstrap admin key.")
+    runner: Literal["embedded", "celery", "none"] = Field(
+        "embedded", description="embedded: jobs run in processes beside the API; none: only queue."
+    )
+    embedded_concurrency: int = Field(1, ge=1, le=64, description="Jobs run at once (embedded).")
+    device: str = Field("cpu", description="Torch device the jobs run on.")
+    max_body_bytes: int = Field(1 * MiB, ge=1024, description="Largest JSON request body.")
+    max_upload_bytes: int = Field(2048 * MiB, ge=1024, description="Largest model archive.")
+    max_unpacked_bytes: int = Field(8192 * MiB, ge=1024, description="Largest unpacked model.")
+    max_archive_files: int = Field(1000, ge=1, description="Most files in a model archive.")
+    model_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Local folders whose models may be registered by path."
+    )
+    presign_ttl_seconds: int = Field(300, ge=1, le=7 * 86400)
+    max_steps: int = Field(20_000, ge=1, description="Upper bound on a job's steps.")
+    max_batch_size: int = Field(512, ge=1, description="Upper bound on a job's batch_size.")
+    lease_seconds: int = Field(60, ge=5, description="A running job's lease, renewed by heartbeat.")
+    max_attempts: int = Field(3, ge=1, description="Runs of a job before it is failed.")
+    checkpoint_every: int = Field(0, ge=0, description="Steps between checkpoints (0: none).")
+    broker_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker (celery).")
+    celery_queue: str = Field("sfd-jobs", description="Queue the API sends jobs to (celery).")
+    job_time_limit_seconds: int = Field(
+        86_400, ge=60, description="Hard backstop on one job attempt's run time (celery)."
+    )
+    idempotency_ttl_seconds: int = Field(86_400, ge=60)
+    auto_migrate: bool = Field(True, description="Upgrade the database when the API starts.")
+    certificate_key: SecretStr | None = Field(
+        None, description="HMAC key signing certificates; default: a key file in home."
+    )
+    dashboard_secret: SecretStr | None = Field(
+        None, description="Key signing dashboard session cookies; default: a key file in home."
+    )
+
+    @field_validator("model_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in value.split(os.pathsep) if part.strip()]
+        return value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'sfd.db').resolve()}"
+
+    @cached_property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or (self.home / "artifacts").resolve().as_uri()
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where model archives are unpacked for validation and for running jobs."""
+        return self.home / "cache"
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``SFD_*`` variables, for a child process or a worker."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump(exclude_none=True).items():
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if isinstance(value, list):
+                value = os.pathsep.join(str(v) for v in value)
+            env[f"SFD_{name.upper()}"] = str(value)
+        return env

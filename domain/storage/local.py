@@ -1,0 +1,80 @@
+"""Objects as files under one folder; writes are atomic (temp file + rename)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from domain.storage.base import CHUNK, ObjectInfo, ObjectNotFound, check_key
+
+
+class LocalStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def ensure(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def check(self) -> None:
+        if not self.root.is_dir() or not os.access(self.root, os.W_OK):
+            raise OSError(f"storage folder {self.root} is missing or not writable")
+
+    def put(self, key: str, stream: BinaryIO, size: int, content_type: str) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(stream, out, CHUNK)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        with path.open("rb") as stream:
+            self.put(key, stream, path.stat().st_size, content_type)
+
+    def get_stream(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        try:
+            handle = self._path(key).open("rb")
+        except FileNotFoundError:
+            raise ObjectNotFound(key) from None
+        return _chunks(handle, chunk_size)
+
+    def download_file(self, key: str, path: Path) -> None:
+        try:
+            shutil.copyfile(self._path(key), path)
+        except FileNotFoundError:
+            raise ObjectNotFound(key) from None
+
+    def stat(self, key: str) -> ObjectInfo:
+        path = self._path(key)
+        if not path.is_file():
+            raise ObjectNotFound(key)
+        return ObjectInfo(key, path.stat().st_size)
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        for path in sorted(self.root.rglob("*")):
+            key = path.relative_to(self.root).as_posix()
+            if path.is_file() and key.startswith(prefix) and not path.name.startswith(".upload-"):
+                yield ObjectInfo(key, path.stat().st_size)
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def presigned_get_url(self, key: str, ttl_seconds: int, filename: str) -> str | None:
+        return None
+
+
+def _chunks(handle: BinaryIO, chunk_size: int) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(chunk_size):
+            yield chunk

@@ -1,0 +1,23 @@
+"""Imports every ORM model so ``Base.metadata`` knows all tables (Alembic, tests)."""
+
+from domain.api_keys.models import ApiKey
+from domain.artifacts.models import Artifact
+from domain.audit.models import AuditEvent, AuditHead
+from domain.base_models.models import BaseModelRecord
+from domain.db import Base
+from domain.idempotency.models import IdempotencyKey
+from domain.jobs.models import Job, JobEvent
+
+metadata = Base.metadata
+
+__all__ = [
+    "ApiKey",
+    "Artifact",
+    "AuditEvent",
+    "AuditHead",
+    "BaseModelRecord",
+    "IdempotencyKey",
+    "Job",
+    "JobEvent",
+    "metadata",
+]

@@ -1,0 +1,1 @@
+"""Job execution: the one function every runner calls, and the runners that call it."""
