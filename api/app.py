@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from api import dashboard, problems
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.routes import api_keys, artifacts, audit, certificates, health, jobs, models
+from api.routes.metrics import install as install_metrics
 from domain.api_keys import service as api_key_service
 from domain.base_models import service as model_service
 from domain.db import Database
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     for router in (health, models, jobs, artifacts, certificates, api_keys, audit):
         app.include_router(router.router)
+    install_metrics(app)
     dashboard.mount(app)
     app.add_middleware(
         BodyLimitMiddleware,

@@ -2,10 +2,11 @@
 
 import typer
 
-from cli import engine, service
+from cli import certificate, engine, service
 
 app = typer.Typer(
     help="sfd-unlearn: forget classes and concepts in diffusion models.", no_args_is_help=True
 )
 engine.register(app)
 service.register(app)
+certificate.register(app)

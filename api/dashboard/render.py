@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -50,6 +51,27 @@ def _when(value: datetime | None) -> str:
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _when_short(value: datetime | None) -> str:
+    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M")
+
+
+def _brief(value: Any, keep: int = 12) -> Any:
+    """Long strings (hashes) cut to ``keep`` characters, inside lists and dicts too."""
+    if isinstance(value, str) and len(value) > 2 * keep:
+        return value[:keep] + "…"
+    if isinstance(value, dict):
+        return {k: _brief(v, keep) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_brief(v, keep) for v in value]
+    return value
+
+
+def _brief_text(value: Any) -> str:
+    """A value for a table cell: hashes shortened, structures as compact JSON."""
+    short = _brief(value)
+    return short if isinstance(short, str) else json.dumps(short, ensure_ascii=False)
+
+
 def _iso(value: datetime | None) -> str:
     return "" if value is None else value.isoformat(timespec="seconds")
 
@@ -91,5 +113,12 @@ def _duration(seconds: float | None) -> str:
 
 
 TEMPLATES.env.filters.update(
-    when=_when, iso=_iso, pct=_pct, num=_num, size=_size, duration=_duration
+    when=_when,
+    when_short=_when_short,
+    brief=_brief_text,
+    iso=_iso,
+    pct=_pct,
+    num=_num,
+    size=_size,
+    duration=_duration,
 )

@@ -1,12 +1,14 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (database and storage reachable)."""
+"""``/healthz`` (the process answers) and ``/readyz`` (database, storage and, with Celery, the
+broker reachable)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from sqlalchemy import text
 
-from api.deps import DatabaseDep, StorageDep
+from api.deps import DatabaseDep, SettingsDep, StorageDep
 from domain.errors import Unavailable
+from worker import broker
 
 router = APIRouter(tags=["health"])
 
@@ -17,7 +19,7 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(db: DatabaseDep, storage: StorageDep) -> dict[str, str]:
+def readyz(db: DatabaseDep, storage: StorageDep, settings: SettingsDep) -> dict[str, str]:
     checks: dict[str, str] = {}
     try:
         with db.sessions() as session:
@@ -34,4 +36,12 @@ def readyz(db: DatabaseDep, storage: StorageDep) -> dict[str, str]:
         raise Unavailable(
             f"storage unreachable: {type(exc).__name__}", code="storage_unavailable"
         ) from None
+    if settings.runner == "celery":
+        try:
+            broker.ping(settings.broker_url)
+            checks["broker"] = "ok"
+        except Exception as exc:
+            raise Unavailable(
+                f"broker unreachable: {type(exc).__name__}", code="broker_unavailable"
+            ) from None
     return {"status": "ok", **checks}

@@ -16,7 +16,7 @@ def names(session: Session, tenant: str, key_ids: Iterable[str | None]) -> dict[
     if not wanted:
         return {}
     query = select(ApiKey.id, ApiKey.name).where(ApiKey.tenant == tenant, ApiKey.id.in_(wanted))
-    return dict(session.execute(query).tuples())
+    return {key_id: name for key_id, name in session.execute(query)}
 
 
 def live(session: Session, key_id: str) -> ApiKey | None:

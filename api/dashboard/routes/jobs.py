@@ -71,6 +71,7 @@ def jobs_page(
         nav="jobs",
         rows=rows,
         models=models,
+        model_names={m.id: m.name for m in models},
         filters=filters,
         states=states.STATES,
         active=states.ACTIVE | {states.QUEUED},

@@ -1,0 +1,102 @@
+"""The dashboard in real headless Chromium (Playwright driving the Debian package)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright import sync_api as playwright_api
+
+from .conftest import Dashboard
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# CI installs Chromium (.ci/run), so there a missing browser fails the test instead of skipping it.
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists() and not os.environ.get("CI"), reason="needs Debian's chromium"
+)
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where page screenshots go: ``SFD_SCREENSHOTS`` or a pytest temp folder."""
+    folder = os.environ.get("SFD_SCREENSHOTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+def test_compliance_officer_walkthrough(
+    dashboard: Dashboard, browser: object, screenshots: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    expect = playwright_api.expect
+
+    def shot(name: str) -> None:
+        page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
+
+    page.goto(f"{dashboard.url}/dashboard/jobs/{dashboard.succeeded}")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    shot("01-login")
+    page.get_by_label("API key").fill(dashboard.officer_key)
+    page.get_by_role("button", name="Sign in").click()
+
+    expect(page.locator("#metrics-table")).to_be_visible()
+    grid = page.locator("#samples-grid")
+    expect(grid).to_be_visible()
+    assert grid.evaluate("img => img.complete && img.naturalWidth > 0")
+    expect(page.locator("svg.chart polyline").first).to_be_visible()
+    expect(page.locator("#artifacts-table")).to_contain_text("generator.tar")
+    shot("02-job-succeeded")
+
+    nav = page.get_by_role("navigation")
+    nav.get_by_role("link", name="Jobs").click()
+    expect(page.locator("#jobs-table")).to_contain_text(dashboard.failed)
+    shot("03-jobs")
+    page.goto(f"{dashboard.url}/dashboard/jobs/{dashboard.failed}")
+    expect(page.locator("#job-error")).to_contain_text("model_changed")
+    shot("04-job-failed")
+
+    nav.get_by_role("link", name="Models").click()
+    expect(page.locator("#models-table")).to_contain_text("digits")
+    shot("05-models")
+
+    nav.get_by_role("link", name="Audit log").click()
+    expect(page.locator("#chain-status")).to_contain_text("verified")
+    shot("06-audit")
+
+    page.goto(f"{dashboard.url}/dashboard/jobs/{dashboard.succeeded}/certificate")
+    expect(page.locator("#signature-status")).to_contain_text("Signature valid")
+    shot("07-certificate")
+    with page.expect_download() as download_info:
+        page.locator("#download-certificate").click()
+    download = download_info.value
+    target = screenshots / download.suggested_filename
+    download.save_as(target)
+    document = json.loads(target.read_text())
+    assert document["job_id"] == dashboard.succeeded
+    assert document["signature"]["value"]
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    context.close()
