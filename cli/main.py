@@ -2,7 +2,7 @@
 
 import typer
 
-from cli import certificate, engine, service
+from cli import certificate, engine, service, worker
 
 app = typer.Typer(
     help="sfd-unlearn: forget classes and concepts in diffusion models.", no_args_is_help=True
@@ -10,3 +10,4 @@ app = typer.Typer(
 engine.register(app)
 service.register(app)
 certificate.register(app)
+worker.register(app)

@@ -17,7 +17,9 @@ def register(app: typer.Typer) -> None:
     def worker(
         queues: Annotated[
             str | None,
-            typer.Option("--queues", "-Q", help="Comma-separated queues (default SFD_CELERY_QUEUE)."),
+            typer.Option(
+                "--queues", "-Q", help="Comma-separated queues (default SFD_CELERY_QUEUE)."
+            ),
         ] = None,
         concurrency: Annotated[
             int | None,

@@ -5,8 +5,7 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Connection
 
-from worker.celery_app import RUN_JOB
-
+RUN_JOB = "sfd.run_job"
 PING_TIMEOUT_SECONDS = 2.0
 
 

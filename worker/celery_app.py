@@ -11,7 +11,6 @@ from celery import Celery
 
 from domain.settings import Settings
 
-RUN_JOB = "sfd.run_job"
 # Redis re-delivers an unacknowledged message after the visibility timeout. It is set past the
 # hard time limit so that only a message whose worker really vanished comes back (a running
 # job's message never does); the reaper, not Redis, is what brings a lost job back quickly.

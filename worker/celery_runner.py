@@ -27,5 +27,8 @@ class CeleryRunner:
         except OperationalError:  # the job row is committed; the reaper publishes for it later
             log.warning("could not publish job %s; the reaper will wake a worker", job_id)
 
+    def queue_depth(self) -> int:
+        return broker.queue_depth(self.app, self.queue)
+
     def close(self) -> None:
         self.app.close()

@@ -56,7 +56,9 @@ def reap_once(settings: Settings, db: Database, app: Celery) -> ReapReport:
 def run_reaper(parent_pid: int) -> None:
     """Entry point of the reaper process ``sfd worker --beat`` starts; ends with its parent."""
     settings = celery_app.settings
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s: %(levelname)s/Reaper] %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="[%(asctime)s: %(levelname)s/Reaper] %(message)s"
+    )
     db = Database(settings.resolved_database_url)
     interval = interval_seconds(settings)
     log.info("reaper started (every %.1fs, lease %ss)", interval, settings.lease_seconds)

@@ -22,7 +22,8 @@ from domain.db import Database
 from domain.jobs import lifecycle
 from domain.storage import Storage, open_storage
 from worker import gpus
-from worker.celery_app import RUN_JOB, app, settings
+from worker.broker import RUN_JOB
+from worker.celery_app import app, settings
 
 log = logging.getLogger(__name__)
 FALLBACK_CANDIDATES = 5
