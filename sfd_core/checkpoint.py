@@ -30,7 +30,9 @@ def _optimizers(trainer: SFDTrainer) -> dict[str, torch.optim.Optimizer]:
     return {"opt_fake": trainer.opt_fake, "opt_generator": trainer.opt_generator}
 
 
-def _flatten_optimizer(prefix: str, state: dict[str, Any], tensors: dict[str, torch.Tensor]) -> list:
+def _flatten_optimizer(
+    prefix: str, state: dict[str, Any], tensors: dict[str, torch.Tensor]
+) -> list:
     for index, slots in state["state"].items():
         for name, value in slots.items():
             tensors[f"{prefix}/{index}/{name}"] = torch.as_tensor(value).detach().cpu().contiguous()

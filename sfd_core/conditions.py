@@ -73,7 +73,9 @@ class ForgetSpec:
         """``(unsafe, surrogate)`` pairs; the surrogate is None in random mode."""
         if self.mode == "random":
             return [(u, None) for u in self.unsafe]
-        surrogates = self.surrogates * len(self.unsafe) if len(self.surrogates) == 1 else self.surrogates
+        surrogates = (
+            self.surrogates * len(self.unsafe) if len(self.surrogates) == 1 else self.surrogates
+        )
         return list(zip(self.unsafe, surrogates, strict=True))
 
     def to_dict(self) -> dict:

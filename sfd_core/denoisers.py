@@ -166,3 +166,7 @@ class Denoiser(nn.Module):
         clone = copy.deepcopy(self)
         clone.network.requires_grad_(True).train()
         return clone
+
+    def generator_copy(self) -> Denoiser:
+        """The one-step generator's starting point (text denoisers drop their guidance)."""
+        return self.trainable_copy()

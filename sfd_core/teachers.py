@@ -8,6 +8,7 @@ from typing import Any
 from torch import Tensor
 
 from .conditions import ForgetPlan, ForgetSpec, plan_for_classes
+from .config import SFDConfig
 from .denoisers import Denoiser
 
 
@@ -30,6 +31,9 @@ class Teacher:
 
     def plan(self, spec: ForgetSpec, **options: Any) -> ForgetPlan:
         raise NotImplementedError
+
+    def configure(self, config: SFDConfig) -> None:
+        """Apply a run's settings to the denoiser before training (text: guidance, memory)."""
 
     def decode(self, samples: Tensor) -> Tensor:
         """Samples in the model's space to images in [-1, 1] (pixel models: unchanged)."""
