@@ -136,6 +136,7 @@ class JobExecution:
             steps=job.steps,
             seed=job.seed,
             hyperparameters=dict(job.hyperparameters),
+            options=dict(job.options),
             eval_samples_per_class=job.eval_samples_per_class,
         )
         checkpoint_dir = workdir / "checkpoint"

@@ -18,6 +18,29 @@ MetadataValue = Annotated[str, StringConstraints(max_length=512)]
 JobStatus = Literal["queued", "running", "cancelling", "succeeded", "failed", "cancelled"]
 
 
+Prompt = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+Prompts = Annotated[list[Prompt], Field(min_length=1, max_length=256)]
+
+
+class TextOptions(RequestBody):
+    """Text-to-image forget-requests: where the forget and retain prompts come from."""
+
+    prompts: Prompts | None = Field(
+        None, description="Candidate prompts; those naming a concept are forgotten."
+    )
+    retain_prompts: Prompts | None = Field(
+        None, description="Prompts whose images must not change."
+    )
+    templates: Prompts | None = Field(
+        None,
+        description="Prompt templates with '{}' where the concept goes.",
+        examples=[["a photo of {}"]],
+    )
+    negative_prompt: Prompt | None = Field(
+        None, description="Negative prompt for the forget branch."
+    )
+
+
 class JobCreate(RequestBody):
     """A forget-request: unlearn ``unsafe_concept`` from ``model``, mapping it to
     ``safe_surrogate``."""
@@ -32,6 +55,7 @@ class JobCreate(RequestBody):
         default_factory=dict, max_length=64, examples=[{"batch_size": 32}]
     )
     metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict, max_length=16)
+    options: TextOptions | None = Field(None, description="Text-to-image models only.")
     eval_samples_per_class: int = Field(
         100, ge=1, le=2000, description="Samples per class for the report's metrics."
     )
@@ -48,6 +72,7 @@ class JobCreate(RequestBody):
             steps=self.steps,
             seed=self.seed,
             hyperparameters=dict(self.hyperparameters),
+            options=self.options.model_dump(exclude_none=True) if self.options else {},
             metadata=dict(self.metadata),
             eval_samples_per_class=self.eval_samples_per_class,
         )
@@ -76,6 +101,7 @@ class JobOut(BaseModel):
     seed: int
     eval_samples_per_class: int
     hyperparameters: dict[str, Any]
+    options: dict[str, Any]
     metadata: dict[str, str]
     status: JobStatus
     progress: Progress
@@ -100,6 +126,7 @@ class JobOut(BaseModel):
             seed=job.seed,
             eval_samples_per_class=job.eval_samples_per_class,
             hyperparameters=job.hyperparameters,
+            options=job.options,
             metadata=job.job_metadata,
             status=job.status,
             progress=Progress(

@@ -27,6 +27,7 @@ class Job(Base):
     seed: Mapped[int] = mapped_column(Integer)
     eval_samples_per_class: Mapped[int] = mapped_column(Integer)
     hyperparameters: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     job_metadata: Mapped[dict[str, str]] = mapped_column("metadata", JSONType)
     request_sha256: Mapped[str] = mapped_column(String(64))
 

@@ -38,6 +38,7 @@ def create_job(
         seed=request.seed,
         eval_samples_per_class=request.eval_samples_per_class,
         hyperparameters=dict(request.hyperparameters),
+        options=dict(request.options),
         job_metadata=dict(request.metadata),
         request_sha256=request_sha256,
         status=states.QUEUED,

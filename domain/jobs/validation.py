@@ -10,6 +10,7 @@ from domain.errors import Invalid
 from domain.settings import Settings
 from sfd_core.conditions import ForgetSpec, ForgetSpecError, plan_for_classes
 from sfd_core.config import ConfigError, SFDConfig
+from sfd_core.text.prompts import build_prompt_table
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class JobRequest:
     steps: int = 400
     seed: int = 0
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
     eval_samples_per_class: int = 100
 
@@ -42,6 +44,10 @@ def validate(request: JobRequest, model: BaseModelRecord, settings: Settings) ->
     try:
         spec = ForgetSpec.create(request.unsafe, request.surrogate, request.surrogate_mode)  # type: ignore[arg-type]
         if model.kind == "class":
+            if request.options:
+                raise ForgetSpecError("options (prompts, templates) apply to text-to-image models")
             plan_for_classes(spec, model.class_names or [])
+        else:
+            build_prompt_table(spec, **request.options)
     except ForgetSpecError as exc:
         raise Invalid(str(exc), code="invalid_forget_spec") from None
