@@ -7,10 +7,10 @@ import pytest
 import torch
 from diffusers import UNet2DModel
 
+from sfd_core import OneStepGenerator
 from sfd_core.conditions import ForgetSpec
 from sfd_core.config import SFDConfig
 from sfd_core.evaluation import EVALUATORS, frechet_distance
-from sfd_core import OneStepGenerator
 from sfd_core.job import UnlearnRequest, run_unlearning
 from sfd_core.loading import folder_sha256, load_teacher
 from sfd_core.sampling import heun_sample

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import diffusers
 import torch
-from diffusers import StableDiffusionPipeline
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from diffusers import StableDiffusionPipeline
 
 from ..denoisers import preconditioning_from_scheduler
 from ..generator import SFD_FILE, OneStepGenerator, library_versions
@@ -86,6 +88,8 @@ class OneStepTextGenerator:
                 f"{path}: not a text-to-image SFD generator ({info.get('format')!r})"
             )
         vae = {"vae": None} if info.get("pixel_space") else {}
+        from diffusers import StableDiffusionPipeline  # heavy import, text artifacts only
+
         pipeline = StableDiffusionPipeline.from_pretrained(path, use_safetensors=True, **vae)
         return cls(pipeline.to(device), info)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 import transformers
-from diffusers import AutoencoderKL, SchedulerMixin, StableDiffusionPipeline, UNet2DConditionModel
+from diffusers import AutoencoderKL, SchedulerMixin, UNet2DConditionModel
 from torch import nn
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
@@ -43,6 +43,10 @@ def save_pipeline_folder(
 ) -> Path:
     """Write a ``StableDiffusionPipeline`` folder (safetensors) and optional ``sfd_model.json``."""
     path = Path(path)
+    # Imported here: the pipelines module pulls in transformers' image processors (and their
+    # warnings) that class-conditional jobs never need.
+    from diffusers import StableDiffusionPipeline
+
     pipeline = StableDiffusionPipeline(
         vae=vae,
         text_encoder=text_encoder,

@@ -1,0 +1,1 @@
+"""Text-to-image forgetting: Stable Diffusion adapter, prompts, the bundled shapes toy."""
