@@ -36,6 +36,17 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def read_info(path: Path, expected_format: str) -> dict[str, Any]:
+    """A generator folder's ``sfd.json``, checked to be of ``expected_format``."""
+    info_file = path / SFD_FILE
+    if not info_file.is_file():
+        raise ModelLoadError(f"{path}: not an SFD generator (no {SFD_FILE})")
+    info = json.loads(info_file.read_text())
+    if info.get("format") != expected_format:
+        raise ModelLoadError(f"{path}: unsupported generator format {info.get('format')!r}")
+    return info
+
+
 class OneStepGenerator:
     """Makes images from class labels in one network evaluation."""
 
@@ -84,12 +95,7 @@ class OneStepGenerator:
         cls, path: str | Path, device: str | torch.device = "cpu"
     ) -> OneStepGenerator:
         path = Path(path)
-        info_file = path / SFD_FILE
-        if not info_file.is_file():
-            raise ModelLoadError(f"{path}: not an SFD generator (no {SFD_FILE})")
-        info = json.loads(info_file.read_text())
-        if info.get("format") != FORMAT:
-            raise ModelLoadError(f"{path}: unsupported generator format {info.get('format')!r}")
+        info = read_info(path, FORMAT)
         unet = load_unet_folder(path)
         denoiser = Denoiser(unet, preconditioning_from_scheduler(load_scheduler(path)))
         return cls(denoiser.to(device), info)

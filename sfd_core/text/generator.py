@@ -20,8 +20,7 @@ if TYPE_CHECKING:
     from diffusers import StableDiffusionPipeline
 
 from ..denoisers import preconditioning_from_scheduler
-from ..generator import SFD_FILE, OneStepGenerator, library_versions
-from ..loading import ModelLoadError
+from ..generator import SFD_FILE, OneStepGenerator, library_versions, read_info
 from ..trainer import one_step_generate
 from .adapter import PromptDenoiser, encode_prompts
 from .pipeline import save_pipeline_folder
@@ -79,14 +78,7 @@ class OneStepTextGenerator:
         cls, path: str | Path, device: str | torch.device = "cpu"
     ) -> OneStepTextGenerator:
         path = Path(path)
-        info_file = path / SFD_FILE
-        if not info_file.is_file():
-            raise ModelLoadError(f"{path}: not an SFD generator (no {SFD_FILE})")
-        info = json.loads(info_file.read_text())
-        if info.get("format") != FORMAT:
-            raise ModelLoadError(
-                f"{path}: not a text-to-image SFD generator ({info.get('format')!r})"
-            )
+        info = read_info(path, FORMAT)
         vae = {"vae": None} if info.get("pixel_space") else {}
         from diffusers import StableDiffusionPipeline  # heavy import, text artifacts only
 
