@@ -94,11 +94,16 @@ def load_stable_diffusion(path: Path, device: torch.device) -> TextToImageTeache
     if text_class is None or not issubclass(text_class, transformers.PreTrainedModel):
         raise ModelLoadError(f"{path}: unknown text encoder class {index['text_encoder'][1]!r}")
     try:
-        unet = UNet2DConditionModel.from_pretrained(folders["unet"], use_safetensors=True)
+        # low_cpu_mem_usage=False: that path needs `accelerate`, which we do not depend on.
+        unet = UNet2DConditionModel.from_pretrained(
+            folders["unet"], use_safetensors=True, low_cpu_mem_usage=False
+        )
         text_encoder = text_class.from_pretrained(folders["text_encoder"], use_safetensors=True)
         tokenizer = AutoTokenizer.from_pretrained(folders["tokenizer"])
         vae = (
-            AutoencoderKL.from_pretrained(folders["vae"], use_safetensors=True)
+            AutoencoderKL.from_pretrained(
+                folders["vae"], use_safetensors=True, low_cpu_mem_usage=False
+            )
             if folders["vae"]
             else None
         )
