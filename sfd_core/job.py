@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -206,12 +206,3 @@ def run_unlearning(
     }
     (out_dir / "report.json").write_text(json.dumps(report, indent=2))
     return JobResult("succeeded", report, out_dir)
-
-
-def request_from_dict(data: dict[str, Any]) -> UnlearnRequest:
-    """Build a request from a JSON-like mapping with the dataclass's field names."""
-    known = set(asdict(UnlearnRequest(model="", unsafe=[])))
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"unknown request field(s): {', '.join(unknown)}")
-    return UnlearnRequest(**data)
