@@ -19,7 +19,7 @@ from torch import Tensor, nn
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 
 
-def _expand(sigma: Tensor, x: Tensor) -> Tensor:
+def expand_sigma(sigma: Tensor, x: Tensor) -> Tensor:
     """Broadcast a per-sample noise level (shape N or scalar) over an image batch."""
     sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
     if sigma.ndim == 0:
@@ -63,12 +63,12 @@ class EDMPreconditioning(Preconditioning):
         self.sigma_max = sigma_max
 
     def network_inputs(self, x: Tensor, sigma: Tensor) -> tuple[Tensor, Tensor]:
-        s = _expand(sigma, x)
+        s = expand_sigma(sigma, x)
         c_in = 1.0 / torch.sqrt(s**2 + self.sigma_data**2)
         return x * c_in, 0.25 * torch.log(s.flatten())
 
     def denoised(self, x: Tensor, sigma: Tensor, output: Tensor) -> Tensor:
-        s = _expand(sigma, x)
+        s = expand_sigma(sigma, x)
         sd = self.sigma_data
         c_skip = sd**2 / (s**2 + sd**2)
         c_out = s * sd / torch.sqrt(s**2 + sd**2)
@@ -104,11 +104,11 @@ class VPPreconditioning(Preconditioning):
         return (upper - 1).float() + frac
 
     def network_inputs(self, x: Tensor, sigma: Tensor) -> tuple[Tensor, Tensor]:
-        s = _expand(sigma, x).clamp(self.sigma_min, self.sigma_max)
+        s = expand_sigma(sigma, x).clamp(self.sigma_min, self.sigma_max)
         return x / torch.sqrt(1 + s**2), self.timestep(s.flatten())
 
     def denoised(self, x: Tensor, sigma: Tensor, output: Tensor) -> Tensor:
-        s = _expand(sigma, x).clamp(self.sigma_min, self.sigma_max)
+        s = expand_sigma(sigma, x).clamp(self.sigma_min, self.sigma_max)
         if self.prediction_type == "epsilon":
             return x - s * output
         if self.prediction_type == "v_prediction":
@@ -159,7 +159,7 @@ class Denoiser(nn.Module):
 
     def score(self, x: Tensor, sigma: Tensor, cond: Any) -> Tensor:
         """``grad log p(x; sigma) = (D(x; sigma) - x) / sigma^2``."""
-        return (self(x, sigma, cond) - x) / _expand(sigma, x) ** 2
+        return (self(x, sigma, cond) - x) / expand_sigma(sigma, x) ** 2
 
     def trainable_copy(self) -> Denoiser:
         """A deep copy whose network parameters require gradients (fake score, generator)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .denoisers import Denoiser
+from .denoisers import Denoiser, expand_sigma
 
 
 def _per_sample_sum(x: Tensor) -> Tensor:
@@ -60,7 +60,7 @@ class FakeScoreLoss:
     def __call__(
         self, fake_score: Denoiser, images: Tensor, cond: Tensor, sigma: Tensor, noise: Tensor
     ) -> tuple[Tensor, Tensor]:
-        s = sigma.reshape(-1, *([1] * (images.ndim - 1)))
+        s = expand_sigma(sigma, images)
         weight = (s**2 + self.sigma_data**2) / (s * self.sigma_data) ** 2
         denoised = fake_score(images + s * noise, sigma, cond)
         loss = _per_sample_sum(weight * (denoised - images) ** 2)
@@ -89,13 +89,13 @@ class GeneratorLoss:
         sigma: Tensor,
         noise: Tensor,
     ) -> tuple[Tensor, Tensor]:
-        s = sigma.reshape(-1, *([1] * (images.ndim - 1)))
+        s = expand_sigma(sigma, images)
         noisy = images + s * noise
         y_real = teacher(noisy, sigma, cond_teacher)
         y_fake = fake_score(noisy, sigma, cond_fake)
         with torch.no_grad():
             omega = (y_real - images).abs().flatten(1).mean(dim=1).clamp(min=1e-5)
-        omega = omega.reshape(-1, *([1] * (images.ndim - 1)))
+        omega = expand_sigma(omega, images)
         diff = y_real - y_fake
         loss = _per_sample_sum(diff * ((y_real - images) - self.alpha * diff) / omega)
         return loss, finite_samples(y_real, y_fake)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..denoisers import Denoiser
+from ..denoisers import Denoiser, expand_sigma
 from ..losses import LogNormalSigmas
 from ..progress import ProgressCallback, ProgressEvent
 from ..sampling import heun_sample
@@ -59,20 +59,16 @@ class ReplayConfig:
     heun_steps: int = 18
 
 
-def expand(sigma: Tensor, x: Tensor) -> Tensor:
-    return sigma.reshape(-1, *([1] * (x.ndim - 1)))
-
-
 def noise_images(x0: Tensor, rng: torch.Generator) -> tuple[Tensor, Tensor]:
     """``(x0 + s * eps, s)`` with the teacher's training noise levels."""
     sigma = TRAIN_SIGMAS(len(x0), rng).to(x0.device)
     noise = torch.randn(x0.shape, generator=rng).to(x0.device)
-    return x0 + expand(sigma, x0) * noise, sigma
+    return x0 + expand_sigma(sigma, x0) * noise, sigma
 
 
 def edm_mse(pred: Tensor, target: Tensor, sigma: Tensor) -> Tensor:
     """Batch mean of the EDM-weighted squared error, summed over pixels."""
-    s = expand(sigma, pred)
+    s = expand_sigma(sigma, pred)
     weight = (s**2 + SIGMA_DATA**2) / (s * SIGMA_DATA) ** 2
     return (weight * (pred - target).square()).flatten(1).sum(1).mean()
 
@@ -84,11 +80,11 @@ def denoising_loss(model: Denoiser, x0: Tensor, cond: Tensor, rng: torch.Generat
 
 
 def x0_to_eps(x: Tensor, x0: Tensor, sigma: Tensor) -> Tensor:
-    return (x - x0) / expand(sigma, x)
+    return (x - x0) / expand_sigma(sigma, x)
 
 
 def eps_to_x0(x: Tensor, eps: Tensor, sigma: Tensor) -> Tensor:
-    return x - expand(sigma, x) * eps
+    return x - expand_sigma(sigma, x) * eps
 
 
 def null_prediction(
