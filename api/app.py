@@ -10,10 +10,20 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api import dashboard, problems
-from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from api.routes import api_keys, artifacts, audit, certificates, health, jobs, models
+from api.middleware import BodyLimitMiddleware, NulGuardMiddleware, RequestIdMiddleware
+from api.routes import (
+    api_keys,
+    artifacts,
+    audit,
+    certificates,
+    health,
+    jobs,
+    models,
+    signing_keys,
+)
 from api.routes.metrics import install as install_metrics
 from domain.api_keys import service as api_key_service
+from domain.audit.anchoring import open_anchoring
 from domain.base_models import service as model_service
 from domain.db import Database
 from domain.migrate import upgrade
@@ -45,14 +55,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         storage = open_storage(settings)
         await run_in_threadpool(storage.ensure)
         await run_in_threadpool(_prepare, settings, db)
+        anchoring = open_anchoring(settings, db, storage)
+        await run_in_threadpool(anchoring.start)
         runner = create_runner(settings, db)
         runner.start()
         app.state.settings, app.state.db = settings, db
         app.state.storage, app.state.runner = storage, runner
+        app.state.anchoring = anchoring
         try:
             yield
         finally:
             await run_in_threadpool(runner.close)
+            await run_in_threadpool(anchoring.close)
             db.dispose()
 
     app = FastAPI(
@@ -62,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
-    for router in (health, models, jobs, artifacts, certificates, api_keys, audit):
+    for router in (health, models, jobs, artifacts, certificates, api_keys, audit, signing_keys):
         app.include_router(router.router)
     install_metrics(app)
     dashboard.mount(app)
@@ -72,5 +86,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_upload=settings.max_upload_bytes,
         upload_path="/v1/models",
     )
+    app.add_middleware(NulGuardMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.problems import request_id_of
 from domain.actor import Actor
 from domain.api_keys import service as api_keys
+from domain.audit.anchoring import Anchoring
 from domain.db import Database
 from domain.errors import DomainError
 from domain.settings import Settings
@@ -43,10 +44,15 @@ def get_runner(request: Request) -> JobRunner:
     return request.app.state.runner
 
 
+def get_anchoring(request: Request) -> Anchoring:
+    return request.app.state.anchoring
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
 RunnerDep = Annotated[JobRunner, Depends(get_runner)]
+AnchoringDep = Annotated[Anchoring, Depends(get_anchoring)]
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sfd_...`")
 
 

@@ -78,6 +78,24 @@ class RequestIdMiddleware:
             )
 
 
+class NulGuardMiddleware:
+    """422 for a URL carrying a NUL byte (``%00``): no id, name or filter holds one, and
+    PostgreSQL refuses them in queries."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("raw_path") or scope["path"].encode()
+            query = scope.get("query_string", b"")
+            if b"\x00" in raw or b"%00" in raw.lower() or b"%00" in query.lower():
+                detail = "NUL characters are not allowed in the URL"
+                await _send_problem(send, scope, 422, "validation_error", detail)
+                return
+        await self.app(scope, receive, send)
+
+
 class BodyLimitMiddleware:
     """413 for bodies over the limit: by ``Content-Length`` at once, else while reading."""
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import DomainError
@@ -24,9 +26,56 @@ CODES_BY_STATUS = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
+    429: "too_many_requests",
     500: "internal_error",
     503: "unavailable",
 }
+
+
+class ProblemError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: ``code`` is stable, ``detail`` is for people."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    code: str
+    request_id: str | None = None
+    errors: list[ProblemError] | None = None
+
+
+DESCRIPTIONS = {
+    400: "The request is malformed.",
+    401: "No API key, or an unknown, revoked or expired one.",
+    403: "The key lacks the scope, or the action is another tenant's.",
+    404: "No such object (also another tenant's).",
+    405: "Method not allowed.",
+    409: "The object's state does not allow it.",
+    413: "The body is over the size limit.",
+    415: "Unsupported media type.",
+    422: "The request does not validate.",
+    429: "Too many requests.",
+    503: "A dependency (database, storage, broker) is unreachable.",
+}
+PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI declarations of error answers: ``application/problem+json`` :class:`Problem`."""
+    return {
+        status: {
+            "description": DESCRIPTIONS[status],
+            "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
+        }
+        for status in statuses
+    }
 
 
 def request_id_of(request_or_scope: Request | dict) -> str | None:
@@ -105,7 +154,25 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, exc.status_code, code, detail, headers=getattr(exc, "headers", None))
 
 
+def _openapi_with_problems(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The app's OpenAPI document with the :class:`Problem` schema the error answers name."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(problem.pop("$defs", {}))
+            schemas["Problem"] = problem
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    return openapi
+
+
 def install(app: FastAPI) -> None:
+    app.openapi = _openapi_with_problems(app)  # type: ignore[method-assign]
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

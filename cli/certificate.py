@@ -1,25 +1,64 @@
-"""``sfd certificate verify``: check a certificate's signature and re-compute its hashes."""
+"""``sfd certificate verify`` (a certificate checked with the public key only) and ``sfd
+signing-key show|rotate`` (the service's Ed25519 key)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from domain.certificates.signing import signing_key
-from domain.certificates.verify import verify
-from domain.settings import Settings
-
 console = Console()
 certificate_app = typer.Typer(help="Unlearning certificates.", no_args_is_help=True)
+signing_app = typer.Typer(help="The key signing certificates and audit checkpoints.")
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _trusted_keys(files: list[Path], keys_url: str | None) -> list[Any]:
+    """Public keys from PEM files, or from the service's key list at ``keys_url``."""
+    import httpx
+
+    from domain.signing import public_keys
+
+    texts = [file.read_text() for file in files]
+    if keys_url:
+        try:
+            response = httpx.get(keys_url, timeout=30)
+            response.raise_for_status()
+            texts += [item["public_key_pem"] for item in response.json()["data"]]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            raise _fail(f"cannot read public keys from {keys_url}: {exc}", 2) from None
+    try:
+        keys = [key for text in texts for key in public_keys(text)]
+    except ValueError as exc:
+        raise _fail(f"not an Ed25519 public key in PEM form: {exc}", 2) from None
+    if not keys:
+        raise _fail("give the service's public key: --public-key FILE or --keys-url URL", 2)
+    return keys
 
 
 @certificate_app.command("verify")
 def verify_certificate(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Certificate JSON.")],
+    public_key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--public-key",
+            exists=True,
+            dir_okay=False,
+            help="PEM public key of the service (repeat for several; GET /v1/signing-keys).",
+        ),
+    ] = None,
+    keys_url: Annotated[
+        str | None,
+        typer.Option("--keys-url", help="Fetch the public keys, e.g. $SFD/v1/signing-keys."),
+    ] = None,
     artifacts: Annotated[
         Path | None,
         typer.Option(
@@ -29,34 +68,52 @@ def verify_certificate(
             help="Folder holding the job's downloaded artifacts (e.g. from `sfd download`).",
         ),
     ] = None,
-    key_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--key-file",
-            exists=True,
-            dir_okay=False,
-            help="The signing key; default SFD_CERTIFICATE_KEY or SFD_HOME/certificate.key.",
-        ),
-    ] = None,
 ) -> None:
     """Exit 0 only if the signature is valid and every artifact given matches its hash."""
+    from domain.certificates.verify import verify
+
     try:
-        document = json.loads(file.read_text())
+        envelope = json.loads(file.read_text())
     except (ValueError, UnicodeDecodeError) as exc:
-        console.print(f"[red]error:[/red] {file} is not JSON: {exc}")
-        raise typer.Exit(2) from None
-    if not isinstance(document, dict):
-        console.print(f"[red]error:[/red] {file} does not hold a certificate object")
-        raise typer.Exit(2)
-    key = key_file.read_text().strip().encode() if key_file else signing_key(Settings())
-    checks = verify(document, key, artifacts)
+        raise _fail(f"{file} is not JSON: {exc}", 2) from None
+    checks, statement = verify(envelope, _trusted_keys(public_key or [], keys_url), artifacts)
     for check in checks:
         mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
         console.print(f"{mark} {check.name}: {check.detail}")
-    if not all(check.ok for check in checks):
+    if statement is None or not all(check.ok for check in checks):
         raise typer.Exit(1)
-    console.print(f"certificate {document.get('id')} for job {document.get('job_id')} verified")
+    predicate = statement["predicate"]
+    head = (predicate.get("audit") or {}).get("head") or {}
+    console.print(
+        f"certificate {predicate.get('id')} for job {predicate.get('job_id')} verified "
+        f"(issued {predicate.get('issued_at')} at audit row {head.get('seq')})"
+    )
+
+
+@signing_app.command("show")
+def show_key() -> None:
+    """Print the active public key (PEM) of this server's signing key."""
+    from domain.settings import Settings
+    from domain.signing import load_keyring
+
+    keyring = load_keyring(Settings())
+    console.print(f"# keyid {keyring.active.keyid}", highlight=False)
+    print(keyring.active.pem, end="")
+
+
+@signing_app.command("rotate")
+def rotate_key() -> None:
+    """Make a new signing key in SFD_HOME/signing; the old public key stays trusted."""
+    from domain.settings import Settings
+    from domain.signing import rotate_key_file
+
+    try:
+        old, new = rotate_key_file(Settings())
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from None
+    console.print(f"retired {old}; now signing with {new} (restart the API to use it)")
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(certificate_app, name="certificate")
+    app.add_typer(signing_app, name="signing-key")

@@ -369,9 +369,18 @@ def db_upgrade() -> None:
     """Apply the migrations to SFD_DATABASE_URL (default: SQLite in SFD_HOME)."""
     from domain.migrate import upgrade
 
-    url = Settings().resolved_database_url
+    settings = Settings()
+    url = settings.resolved_database_url
     upgrade(url)
     console.print(f"database at head: {url.split('@')[-1]}")
+    if settings.database_app_role:
+        from domain.dbroles import RoleProblem, grant_app_role
+
+        try:
+            if grant_app_role(url, settings.database_app_role):
+                console.print(f"granted the app role {settings.database_app_role!r}")
+        except RoleProblem as exc:
+            raise _fail(str(exc), 2) from None
 
 
 def _database() -> Database:

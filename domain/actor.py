@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCOPES = ("jobs:read", "jobs:write", "models:write", "audit:read", "admin")
+SCOPES = ("jobs:read", "jobs:write", "models:write", "audit:read", "admin", "platform:admin")
+# ``admin``: a tenant admin (every scope, keys of its own tenant only). ``platform:admin``: the
+# operator, who may also manage keys of every tenant and see the whole audit chain's state.
+TENANT_ADMIN = "admin"
+PLATFORM_ADMIN = "platform:admin"
 
 
 @dataclass(frozen=True)
@@ -18,7 +22,13 @@ class Actor:
     request_id: str | None = None
 
     def has_scope(self, scope: str) -> bool:
-        return scope in self.scopes or "admin" in self.scopes
+        if scope in self.scopes or PLATFORM_ADMIN in self.scopes:
+            return True
+        return TENANT_ADMIN in self.scopes and scope != PLATFORM_ADMIN
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return PLATFORM_ADMIN in self.scopes
 
     @classmethod
     def worker(cls, worker_id: str, tenant: str | None) -> Actor:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -18,10 +19,32 @@ from domain.errors import Invalid, TooLarge
 ALLOWED_SUFFIXES = {".safetensors", ".json", ".txt", ".md", ".model"}
 PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"}
 CHUNK = 1 << 20
+MAX_NAME_BYTES = 1024
+MAX_PART_BYTES = 255
+# What a corrupt archive raises while it is read (never a message with a server path).
+UNREADABLE = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+)
 
 
 def member_path(name: str) -> PurePosixPath:
+    """A member's relative path; names with control characters (NUL included), over-long
+    names and anything escaping the folder are refused."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise Invalid("an archive member's name holds a control character", code="invalid_archive")
     path = PurePosixPath(name.replace("\\", "/"))
+    if len(name.encode()) > MAX_NAME_BYTES or any(
+        len(part.encode()) > MAX_PART_BYTES for part in path.parts
+    ):
+        raise Invalid("an archive member's name is too long", code="invalid_archive")
     if path.is_absolute() or ".." in path.parts or not path.parts or ":" in path.parts[0]:
         raise Invalid(f"archive member {name!r} escapes the model folder", code="invalid_archive")
     return path
@@ -70,17 +93,17 @@ def unpack(
     """Unpack into ``dest``; the model folder (``dest``, or with ``strip`` its single
     top-level folder)."""
     dest.mkdir(parents=True, exist_ok=True)
-    if zipfile.is_zipfile(archive_path):
-        with zipfile.ZipFile(archive_path) as archive:
-            _write_members(_zip_members(archive), dest, max_files, max_bytes)
-    else:
-        try:
+    try:
+        if zipfile.is_zipfile(archive_path):
+            with zipfile.ZipFile(archive_path) as archive:
+                _write_members(_zip_members(archive), dest, max_files, max_bytes)
+        else:
             with tarfile.open(archive_path, mode="r:*") as archive:
                 _write_members(_tar_members(archive), dest, max_files, max_bytes)
-        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-            raise Invalid(
-                f"not a readable tar or zip archive ({exc})", code="invalid_archive"
-            ) from None
+    except UNREADABLE as exc:
+        raise Invalid(
+            f"not a readable tar or zip archive ({type(exc).__name__})", code="invalid_archive"
+        ) from None
     entries = [p for p in dest.iterdir() if p.name != "__MACOSX"]
     if not entries:
         raise Invalid("the archive is empty", code="invalid_archive")

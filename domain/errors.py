@@ -24,6 +24,12 @@ class NotFound(DomainError):
     title = "Not found"
 
 
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
 class Conflict(DomainError):
     status = 409
     code = "conflict"

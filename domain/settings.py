@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -55,11 +56,42 @@ class Settings(BaseSettings):
     )
     idempotency_ttl_seconds: int = Field(86_400, ge=60)
     auto_migrate: bool = Field(True, description="Upgrade the database when the API starts.")
-    certificate_key: SecretStr | None = Field(
-        None, description="HMAC key signing certificates; default: a key file in home."
+    signing_key: SecretStr | None = Field(
+        None,
+        description="PEM Ed25519 private key signing certificates and audit checkpoints; "
+        "default: a key file in home (made on first use).",
     )
-    dashboard_secret: SecretStr | None = Field(
-        None, description="Key signing dashboard session cookies; default: a key file in home."
+    signing_retired_keys: str | None = Field(
+        None,
+        description="PEM public keys of earlier signing keys (concatenated), still trusted for "
+        "verification; default: home/signing/retired.pem if present.",
+    )
+    model_uri_prefixes: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated s3://bucket/prefix/ allowed as model URIs ({tenant} is "
+        "replaced by the caller's tenant); empty: URIs refused.",
+    )
+    max_model_parameters: int = Field(
+        200_000_000, ge=1, description="Most parameters of an uploaded or referenced model."
+    )
+    max_model_channels: int = Field(
+        2048, ge=1, description="Largest channel count (block_out_channels, hidden size)."
+    )
+    max_model_sample_size: int = Field(512, ge=1, description="Largest model sample_size.")
+    max_model_classes: int = Field(1000, ge=1, description="Most classes of a model.")
+    audit_checkpoint_seconds: float = Field(
+        60.0, gt=0, le=60, description="Seconds between signed audit checkpoints (while busy)."
+    )
+    audit_anchor_url: str | None = Field(
+        None, description="Store for signed audit checkpoints; default: the artifact store."
+    )
+    audit_object_lock_days: int = Field(
+        0, ge=0, le=36_500, description="S3 Object Lock retention of checkpoints (0: none)."
+    )
+    database_app_role: str | None = Field(
+        None,
+        description="PostgreSQL role the service runs as; `sfd db upgrade` grants it only "
+        "what it needs.",
     )
 
     @field_validator("model_roots", mode="before")
@@ -67,6 +99,13 @@ class Settings(BaseSettings):
     def _split_roots(cls, value: object) -> object:
         if isinstance(value, str):
             return [part for part in value.split(os.pathsep) if part.strip()]
+        return value
+
+    @field_validator("model_uri_prefixes", mode="before")
+    @classmethod
+    def _split_prefixes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @cached_property
@@ -82,13 +121,41 @@ class Settings(BaseSettings):
         """Where model archives are unpacked for validation and for running jobs."""
         return self.home / "cache"
 
-    def to_env(self) -> dict[str, str]:
-        """These settings as ``SFD_*`` variables, for a child process or a worker."""
+    def to_env(self, only: Iterable[str] | None = None) -> dict[str, str]:
+        """These settings as ``SFD_*`` variables, for a child process or a worker (``only``:
+        just those fields)."""
         env: dict[str, str] = {}
+        wanted = None if only is None else set(only)
         for name, value in self.model_dump(exclude_none=True).items():
+            if wanted is not None and name not in wanted:
+                continue
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
             if isinstance(value, list):
                 value = os.pathsep.join(str(v) for v in value)
             env[f"SFD_{name.upper()}"] = str(value)
         return env
+
+
+# What a job process needs to run a job, and nothing more: no admin key, no signing key.
+JOB_SETTINGS = (
+    "home",
+    "database_url",
+    "storage_url",
+    "s3_endpoint",
+    "s3_access_key",
+    "s3_secret_key",
+    "s3_secure",
+    "s3_region",
+    "device",
+    "max_upload_bytes",
+    "max_unpacked_bytes",
+    "max_archive_files",
+    "max_model_parameters",
+    "max_model_channels",
+    "max_model_sample_size",
+    "max_model_classes",
+    "lease_seconds",
+    "max_attempts",
+    "checkpoint_every",
+)

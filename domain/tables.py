@@ -7,6 +7,7 @@ from domain.base_models.models import BaseModelRecord
 from domain.db import Base
 from domain.idempotency.models import IdempotencyKey
 from domain.jobs.models import Job, JobEvent
+from domain.sessions.models import DashboardSession
 
 metadata = Base.metadata
 
@@ -16,6 +17,7 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "BaseModelRecord",
+    "DashboardSession",
     "IdempotencyKey",
     "Job",
     "JobEvent",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -50,6 +51,10 @@ class SFDConfig:
     bf16: bool = False
 
     def __post_init__(self) -> None:
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{item.name} must be a finite number")
         checks = [
             (1 <= self.steps <= 200_000, "steps must be between 1 and 200000"),
             (1 <= self.batch_size <= 1024, "batch_size must be between 1 and 1024"),
@@ -67,6 +72,18 @@ class SFDConfig:
             (0 < self.tmax <= 1000, "tmax must be in (0, 1000]"),
             (0 <= self.cond_dropout < 1, "cond_dropout must be in [0, 1)"),
             (1 <= self.guidance_scale <= 30, "guidance_scale must be in [1, 30]"),
+            (self.alpha <= 100, "alpha must be at most 100"),
+            (self.sigma_init <= 1000, "sigma_init must be at most 1000"),
+            (
+                self.retain_weight <= 1000 and self.forget_weight <= 1000,
+                "weights must be at most 1000",
+            ),
+            (0 < self.adam_eps < 1, "adam_eps must be in (0, 1)"),
+            (self.sigma_max <= 10_000, "sigma_max must be at most 10000"),
+            (0 < self.rho <= 100, "rho must be in (0, 100]"),
+            (-10 <= self.p_mean <= 10, "p_mean must be in [-10, 10]"),
+            (0 < self.p_std <= 10, "p_std must be in (0, 10]"),
+            (0 < self.sigma_data <= 100, "sigma_data must be in (0, 100]"),
         ]
         for ok, message in checks:
             if not ok:

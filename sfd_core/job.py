@@ -20,6 +20,7 @@ from .conditions import ForgetPlan, ForgetSpec
 from .config import SFDConfig
 from .evaluation.report import evaluate_job
 from .generator import save_generator
+from .limits import ModelLimits
 from .loading import folder_sha256, load_teacher
 from .progress import ProgressCallback, ProgressEvent, StopCheck
 from .text.evaluate import evaluate_text_job
@@ -72,9 +73,10 @@ class JobResult:
     out_dir: Path
 
 
-def describe_model(ref: str) -> ModelSummary:
-    """Load a model's configuration and weights and say what it is (raises ModelLoadError)."""
-    teacher = load_teacher(ref)
+def describe_model(ref: str, limits: ModelLimits | None = None) -> ModelSummary:
+    """Load a model's configuration and weights and say what it is (raises ModelLoadError,
+    and :class:`~sfd_core.limits.ModelTooLarge` for a config over ``limits``)."""
+    teacher = load_teacher(ref, limits=limits)
     return ModelSummary(
         kind=teacher.kind,
         class_names=getattr(teacher, "class_names", None),

@@ -21,9 +21,11 @@ from pathlib import Path
 
 import torch
 from diffusers import SchedulerMixin, UNet2DModel
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from .denoisers import Denoiser, preconditioning_from_scheduler
+from .limits import ModelLimits, ModelTooLarge, check_classes, check_module
 from .teachers import ClassConditionalTeacher, Teacher
 
 BUNDLED_DIR = Path(__file__).parent / "bundled"
@@ -35,13 +37,13 @@ PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"}
 METADATA_FILE = "sfd_model.json"
 WEIGHTS_FILE = "diffusion_pytorch_model.safetensors"
 
-PipelineLoader = Callable[[Path, torch.device], Teacher]
+PipelineLoader = Callable[[Path, torch.device, ModelLimits | None], Teacher]
 
 
-def _load_stable_diffusion(path: Path, device: torch.device) -> Teacher:
+def _load_stable_diffusion(path: Path, device: torch.device, limits: ModelLimits | None) -> Teacher:
     from .text.pipeline import load_stable_diffusion  # imported late: it imports this module
 
-    return load_stable_diffusion(path, device)
+    return load_stable_diffusion(path, device, limits)
 
 
 PIPELINE_LOADERS: dict[str, PipelineLoader] = {"StableDiffusionPipeline": _load_stable_diffusion}
@@ -103,9 +105,14 @@ def refuse_pickle(folder: Path) -> None:
 
 
 def load_unet_folder(
-    folder: Path, weights: Path | None = None, *, class_conditional: bool = False
+    folder: Path,
+    weights: Path | None = None,
+    *,
+    class_conditional: bool = False,
+    limits: ModelLimits | None = None,
 ) -> UNet2DModel:
-    """A ``UNet2DModel`` from ``config.json`` and safetensors weights (no pickle, ever)."""
+    """A ``UNet2DModel`` from ``config.json`` and safetensors weights (no pickle, ever);
+    with ``limits``, the config is checked before any weight is allocated."""
     config_file = folder / "config.json"
     if not config_file.is_file():
         raise ModelLoadError(f"{folder}: no config.json")
@@ -121,9 +128,13 @@ def load_unet_folder(
         raise ModelLoadError(f"{folder}: expected a UNet2DModel, found {config['_class_name']}")
     if class_conditional and not config.get("num_class_embeds"):
         raise ModelLoadError(f"{folder}: the UNet has no class embeddings (num_class_embeds)")
+    if limits is not None:
+        checked_config(config, lambda: UNet2DModel.from_config(config), limits, "config.json")
     try:
         unet = UNet2DModel.from_config(config)
         unet.load_state_dict(load_file(weights))
+    except SafetensorError as exc:
+        raise ModelLoadError(f"{weights.name}: not a readable safetensors file ({exc})") from exc
     except (RuntimeError, ValueError, TypeError) as exc:
         first_problem = next(
             (line.strip() for line in str(exc).splitlines()[1:] if line.strip()), ""
@@ -132,6 +143,19 @@ def load_unet_folder(
             f"{folder}: weights do not match config.json ({first_problem or exc})"
         ) from exc
     return unet
+
+
+def checked_config(
+    config: dict, build: Callable[[], torch.nn.Module], limits: ModelLimits, what: str
+) -> None:
+    """:func:`sfd_core.limits.check_module`, a config that cannot be built being a
+    :class:`ModelLoadError` (:class:`ModelTooLarge` passes through)."""
+    try:
+        check_module(config, build, limits, what)
+    except ModelTooLarge:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, RuntimeError) as exc:
+        raise ModelLoadError(f"{what}: not a valid model config ({type(exc).__name__})") from exc
 
 
 def load_scheduler(folder: Path) -> SchedulerMixin:
@@ -157,8 +181,11 @@ def read_metadata(folder: Path) -> dict:
     return read_json(file) if file.is_file() else {}
 
 
-def load_teacher(ref: str | Path, device: str | torch.device = "cpu") -> Teacher:
-    """Load a teacher from a bundled name, folder or safetensors file, frozen, in eval mode."""
+def load_teacher(
+    ref: str | Path, device: str | torch.device = "cpu", limits: ModelLimits | None = None
+) -> Teacher:
+    """Load a teacher from a bundled name, folder or safetensors file, frozen, in eval mode;
+    with ``limits`` (untrusted files), configs are checked before any allocation."""
     path = resolve_model_path(ref)
     device = torch.device(device)
     if path.is_file():
@@ -173,7 +200,7 @@ def load_teacher(ref: str | Path, device: str | torch.device = "cpu") -> Teacher
         index = read_json(path / "model_index.json")
         loader = PIPELINE_LOADERS.get(index.get("_class_name", ""))
         if loader is not None:
-            return loader(path, device)
+            return loader(path, device, limits)
         if not (path / "unet").is_dir():
             raise ModelLoadError(f"{path}: unsupported pipeline {index.get('_class_name')!r}")
         unet_dir, weights, scheduler_dir, meta_dir = path / "unet", None, path / "scheduler", path
@@ -182,9 +209,11 @@ def load_teacher(ref: str | Path, device: str | torch.device = "cpu") -> Teacher
     else:
         unet_dir, weights, scheduler_dir, meta_dir = path, None, path, path
 
-    unet = load_unet_folder(unet_dir, weights, class_conditional=True)
-    scheduler = load_scheduler(scheduler_dir)
     metadata = read_metadata(meta_dir)
+    if limits is not None:
+        check_classes(metadata.get("class_names"), limits)
+    unet = load_unet_folder(unet_dir, weights, class_conditional=True, limits=limits)
+    scheduler = load_scheduler(scheduler_dir)
     num_classes = unet.config.num_class_embeds
     null_id = metadata.get("null_class")
     class_names = metadata.get("class_names") or [

@@ -20,7 +20,7 @@ from multiprocessing.process import BaseProcess
 from domain.db import Database
 from domain.jobs import lifecycle
 from domain.jobs.models import Job
-from domain.settings import Settings
+from domain.settings import JOB_SETTINGS, Settings
 
 log = logging.getLogger(__name__)
 PREFIX = "embedded"
@@ -52,9 +52,18 @@ def local_worker_is_dead(worker_id: str) -> bool:
     )
 
 
+def restrict_environment(env: dict[str, str]) -> None:
+    """Make ``env`` this process's only ``SFD_*`` settings: a spawned interpreter inherits the
+    API's environment (admin key, signing key), which a job loading uploaded files must not
+    hold."""
+    for name in [name for name in os.environ if name.startswith("SFD_")]:
+        del os.environ[name]
+    os.environ.update(env)
+
+
 def _job_process(job_id: str, env: dict[str, str]) -> None:
     """Entry point of a job process (spawned: a fresh interpreter, no inherited state)."""
-    os.environ.update(env)
+    restrict_environment(env)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from worker.execute import execute_job
 
@@ -65,7 +74,7 @@ class EmbeddedRunner:
     def __init__(self, settings: Settings, db: Database, poll_seconds: float = 1.0) -> None:
         self.settings, self.db = settings, db
         self.poll_seconds = poll_seconds
-        self._env = settings.to_env()
+        self._env = settings.to_env(only=JOB_SETTINGS)
         self._context = get_context("spawn")
         self._processes: dict[str, BaseProcess] = {}
         self._wake = threading.Event()

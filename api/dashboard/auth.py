@@ -1,32 +1,26 @@
-"""Dashboard sessions: an ``audit:read`` API key exchanged for a signed, HttpOnly,
-SameSite=Strict cookie naming the key (never holding it), plus CSRF checks for forms."""
+"""Dashboard sessions: an ``audit:read`` API key exchanged for an HttpOnly, SameSite=Strict
+cookie holding a random session token; the session lives in the database (only the token's
+sha256), so signing out or revoking the key ends it. Plus CSRF checks for forms."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
-import secrets
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlparse
 
 from fastapi import Depends, Request
 
-from api.deps import DatabaseDep, SettingsDep
+from api.deps import DatabaseDep
 from api.problems import request_id_of
 from domain.actor import Actor
 from domain.api_keys import lookup
-from domain.keyfiles import secret_bytes
-from domain.settings import Settings
+from domain.sessions import service as sessions
 
 SESSION_COOKIE = "sfd_session"
 LOGIN_CSRF_COOKIE = "sfd_login_csrf"
 SESSION_SECONDS = 8 * 3600
 REQUIRED_SCOPE = "audit:read"
-KEY_FILE = "dashboard.key"
 
 
 class LoginRequired(Exception):
@@ -35,14 +29,6 @@ class LoginRequired(Exception):
 
 class CsrfRejected(Exception):
     """A form post without the session's CSRF token or from another origin."""
-
-
-@dataclass(frozen=True)
-class SessionToken:
-    key_id: str
-    tenant: str
-    csrf: str
-    expires: int
 
 
 @dataclass(frozen=True)
@@ -59,53 +45,11 @@ class Viewer:
         return self.actor.tenant
 
 
-def session_key(settings: Settings) -> bytes:
-    return secret_bytes(settings.dashboard_secret, settings.home / KEY_FILE)
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _mac(payload: str, key: bytes) -> str:
-    return _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
-
-
-def new_session(key_id: str, tenant: str) -> SessionToken:
-    expires = int(time.time()) + SESSION_SECONDS
-    return SessionToken(key_id, tenant, secrets.token_urlsafe(24), expires)
-
-
-def encode(token: SessionToken, key: bytes) -> str:
-    payload = _b64(json.dumps(asdict(token), separators=(",", ":")).encode())
-    return f"{payload}.{_mac(payload, key)}"
-
-
-def decode(value: str | None, key: bytes) -> SessionToken | None:
-    """The token if ``value`` is signed by ``key`` and not expired, else None."""
-    if not value or value.count(".") != 1:
-        return None
-    payload, mac = value.split(".")
-    if not hmac.compare_digest(mac, _mac(payload, key)):
-        return None
-    try:
-        token = SessionToken(**json.loads(_unb64(payload)))
-    except (ValueError, TypeError):
-        return None
-    return token if token.expires > time.time() else None
-
-
-def current_viewer(request: Request, db: DatabaseDep, settings: SettingsDep) -> Viewer:
-    token = decode(request.cookies.get(SESSION_COOKIE), session_key(settings))
-    if token is None:
-        raise LoginRequired
+def current_viewer(request: Request, db: DatabaseDep) -> Viewer:
     with db.sessions() as session:
-        key = lookup.live(session, token.key_id)
-    if key is None or key.tenant != token.tenant:
+        token = sessions.resolve(session, request.cookies.get(SESSION_COOKIE))
+        key = lookup.live(session, token.key_id) if token is not None else None
+    if token is None or key is None or key.tenant != token.tenant:
         raise LoginRequired
     actor = Actor(
         tenant=key.tenant,

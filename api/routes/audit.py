@@ -6,12 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import AuditReader, DatabaseDep
+from api.deps import AnchoringDep, AuditReader, DatabaseDep, Forbidden
+from api.problems import responses
 from api.schemas.audit import AuditEventOut, VerificationOut
 from api.schemas.common import ListOf
 from domain.audit import service as audit
+from domain.audit.verification import tenant_view
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=responses(401, 403, 422, 429))
+MAX_SEQ = 2**63 - 1
 
 
 @router.get("/events", response_model=ListOf[AuditEventOut])
@@ -20,7 +23,7 @@ def list_audit_events(
     db: DatabaseDep,
     action: Annotated[str | None, Query(max_length=64)] = None,
     object_id: Annotated[str | None, Query(max_length=64)] = None,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ListOf[AuditEventOut]:
     """Newest first; filter by ``action`` (e.g. ``job.created``) or ``object_id``."""
@@ -35,7 +38,21 @@ def list_audit_events(
 
 
 @router.get("/verify", response_model=VerificationOut)
-def verify_audit_chain(actor: AuditReader, db: DatabaseDep) -> VerificationOut:
-    """Recompute the hash chain; name the first broken row if any."""
+def verify_audit_chain(
+    actor: AuditReader,
+    db: DatabaseDep,
+    anchoring: AnchoringDep,
+    full: Annotated[
+        bool, Query(description="Recompute from the first row (platform admins only).")
+    ] = False,
+) -> VerificationOut:
+    """Check the chain against its newest signed checkpoint, from the last verified one on
+    (``full``: from the first row). A tenant sees only its own events; a platform admin also
+    the whole chain's state."""
+    assert actor.tenant is not None
+    if full and not actor.is_platform_admin:
+        raise Forbidden("a full verification is for platform admins", code="insufficient_scope")
     with db.sessions() as session:
-        return VerificationOut.of(audit.verify(session))
+        status = anchoring.verifier.verify(session, full=full)
+        view = tenant_view(session, status, actor.tenant)
+    return VerificationOut.of(view, status if actor.is_platform_admin else None)

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
-from api.deps import AuditReader, DatabaseDep, SettingsDep
+from api.deps import AnchoringDep, AuditReader, DatabaseDep
+from api.problems import responses
+from api.schemas.certificates import Envelope
 from domain.certificates import issue
 
 router = APIRouter(prefix="/v1/jobs/{job_id}/certificate", tags=["certificates"])
 
 
-@router.get("")
+@router.get("", response_model=Envelope, responses=responses(401, 403, 404, 409, 422, 429))
 def get_certificate(
-    job_id: str, actor: AuditReader, db: DatabaseDep, settings: SettingsDep
+    job_id: Annotated[str, Path(max_length=64)],
+    actor: AuditReader,
+    db: DatabaseDep,
+    anchoring: AnchoringDep,
 ) -> dict[str, Any]:
-    """Input and output hashes, forget spec, evaluator, metrics, time window, requester and
-    the audit-chain hash at completion, signed (HMAC-SHA256). 409 unless the job succeeded."""
+    """An in-toto Statement v1 (subjects: the artifacts' sha256; predicate: input and output
+    hashes, forget spec, evaluator, metrics, time window, requester, the job's audit row and
+    the signed chain head at issue) in a DSSE envelope signed with Ed25519. Verify it with
+    the public key from ``/v1/signing-keys``. 409 unless the job succeeded and the audit log
+    verifies."""
     assert actor.tenant is not None
     with db.sessions() as session:
-        return issue.issue(session, settings, actor.tenant, job_id)
+        return issue.issue(session, anchoring, actor.tenant, job_id)

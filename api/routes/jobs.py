@@ -14,7 +14,6 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import DatabaseDep, JobsReader, JobsWriter, RunnerDep, SettingsDep
 from api.schemas.common import ListOf
 from api.schemas.jobs import JobCreate, JobEventOut, JobOut, JobStatus
-from domain.errors import DomainError
 from domain.hashing import sha256_json
 from domain.idempotency import service as idempotency
 from domain.jobs import service as jobs
@@ -22,6 +21,7 @@ from domain.jobs import states
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 Limit = Annotated[int, Query(ge=1, le=100)]
+MAX_SEQ = 2**63 - 1
 STREAM_POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
 
@@ -50,7 +50,8 @@ def create_job(
             out = JobOut.of(job).model_dump(mode="json")
             if idempotency_key is not None:
                 idempotency.complete(session, actor.tenant, idempotency_key, 201, out)
-    except DomainError:
+    except BaseException:
+        # Any failure, not only a domain error, frees the key: a retry must not be a 409.
         if idempotency_key is not None:
             idempotency.abandon(db, actor.tenant, idempotency_key)
         raise
@@ -102,10 +103,10 @@ async def list_events(
     job_id: str,
     actor: JobsReader,
     db: DatabaseDep,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
     limit: Limit = 100,
     stream: bool = False,
-    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
+    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_SEQ)] = None,
 ) -> ListOf[JobEventOut] | StreamingResponse:
     """The job's history, oldest first; with ``stream=true`` (or ``Accept:
     text/event-stream``) a server-sent-events stream that ends when the job does."""

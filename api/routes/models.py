@@ -100,16 +100,15 @@ async def register_model(
                 raise Invalid("the request body is empty", code="invalid_archive")
 
             def register_archive() -> ModelOut:
-                with db.session() as session:
-                    model = models.register_archive(
-                        session,
-                        settings,
-                        storage,
-                        actor,
-                        name=name or "uploaded model",
-                        archive_path=archive_path,
-                    )
-                    return ModelOut.of(model)
+                model = models.register_archive(
+                    db,
+                    settings,
+                    storage,
+                    actor,
+                    name=name or "uploaded model",
+                    archive_path=archive_path,
+                )
+                return ModelOut.of(model)
 
             out = await run_in_threadpool(register_archive)
         finally:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from domain.audit.models import AuditEvent
-from domain.audit.service import Verification
+from domain.audit.verification import ChainStatus, TenantView
 from domain.db import unix
 
 
@@ -42,22 +43,50 @@ class AuditEventOut(BaseModel):
         )
 
 
-class VerificationOut(BaseModel):
-    object: Literal["audit.verification"] = "audit.verification"
-    valid: bool
-    checked: int
+class CheckpointOut(BaseModel):
+    seq: int
+    hash: str
+    created_at: str
+    key: str
+    keyid: str
+
+
+class ChainOut(BaseModel):
+    """The whole chain's state: platform admins only."""
+
     head_seq: int
     head_hash: str
+    checked: int
     first_broken_seq: int | None
     reason: str | None
+    checkpoint: CheckpointOut | None
+
+
+class VerificationOut(BaseModel):
+    """A tenant's view: only its own events are counted or named."""
+
+    object: Literal["audit.verification"] = "audit.verification"
+    valid: bool
+    events: int
+    last_event_id: int | None
+    anchored_through_event_id: int | None
+    checkpoint_at: str | None
+    first_broken_id: int | None
+    reason: str | None
+    chain: ChainOut | None = None
 
     @classmethod
-    def of(cls, result: Verification) -> VerificationOut:
-        return cls(
-            valid=result.valid,
-            checked=result.checked,
-            head_seq=result.head_seq,
-            head_hash=result.head_hash,
-            first_broken_seq=result.first_broken_seq,
-            reason=result.reason,
-        )
+    def of(cls, view: TenantView, status: ChainStatus | None = None) -> VerificationOut:
+        chain = None
+        if status is not None:
+            chain = ChainOut(
+                head_seq=status.head_seq,
+                head_hash=status.head_hash,
+                checked=status.checked,
+                first_broken_seq=status.first_broken_seq,
+                reason=status.reason,
+                checkpoint=CheckpointOut(**asdict(status.checkpoint))
+                if status.checkpoint
+                else None,
+            )
+        return cls(**asdict(view), chain=chain)

@@ -15,6 +15,8 @@ Concept = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Concepts = Annotated[list[Concept], Field(min_length=1, max_length=32)]
 MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 MetadataValue = Annotated[str, StringConstraints(max_length=512)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+HyperparameterName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 JobStatus = Literal["queued", "running", "cancelling", "succeeded", "failed", "cancelled"]
 
 
@@ -51,7 +53,7 @@ class JobCreate(RequestBody):
     surrogate_mode: Literal["fixed", "random"] = "fixed"
     steps: int = Field(400, ge=1, description="Distillation steps (upper bound: SFD_MAX_STEPS).")
     seed: int = Field(0, ge=0, le=2**31 - 1)
-    hyperparameters: dict[str, bool | int | float] = Field(
+    hyperparameters: dict[HyperparameterName, bool | int | FiniteFloat] = Field(
         default_factory=dict, max_length=64, examples=[{"batch_size": 32}]
     )
     metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict, max_length=16)

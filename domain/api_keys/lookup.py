@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.api_keys.models import ApiKey
+from domain.db import utcnow
 
 
 def names(session: Session, tenant: str, key_ids: Iterable[str | None]) -> dict[str, str]:
@@ -20,6 +21,6 @@ def names(session: Session, tenant: str, key_ids: Iterable[str | None]) -> dict[
 
 
 def live(session: Session, key_id: str) -> ApiKey | None:
-    """The key ``key_id`` unless it is unknown or revoked."""
+    """The key ``key_id`` unless it is unknown, revoked or expired."""
     key = session.get(ApiKey, key_id)
-    return key if key is not None and key.revoked_at is None else None
+    return key if key is not None and key.is_live(utcnow()) else None

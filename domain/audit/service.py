@@ -45,8 +45,11 @@ def record(
     object_type: str,
     object_id: str,
     data: dict[str, Any] | None = None,
+    *,
+    tenant: str | None = None,
 ) -> AuditEvent:
-    """Append one event in the caller's transaction; appends are serialised by the head row."""
+    """Append one event in the caller's transaction; appends are serialised by the head row.
+    It goes to the log of ``tenant`` (default: the actor's), the tenant the action touches."""
     session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=AuditHead.seq + 1))
     seq, prev_hash = session.execute(
         select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)
@@ -54,7 +57,7 @@ def record(
     event = AuditEvent(
         seq=seq,
         created_at=utcnow(),
-        tenant=actor.tenant,
+        tenant=tenant if tenant is not None else actor.tenant,
         actor_key_id=actor.key_id,
         actor=actor.name,
         action=action,
@@ -96,19 +99,33 @@ class Verification:
     head_hash: str
     first_broken_seq: int | None = None
     reason: str | None = None
+    last_seq: int = 0
 
 
-def verify(session: Session) -> Verification:
-    """Recompute the whole chain; name the first row whose hash or link does not match."""
+def verify(
+    session: Session,
+    *,
+    start_seq: int = 0,
+    start_hash: str = GENESIS_HASH,
+) -> Verification:
+    """Recompute the chain after row ``start_seq`` (whose hash is ``start_hash``; from the
+    start by default) up to the head row; name the first row whose hash or link does not
+    match."""
     head_seq, head_hash = session.execute(
         select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)
     ).one()
-    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+    expected_seq, prev_hash, checked = start_seq + 1, start_hash, 0
 
     def broken(seq: int, reason: str) -> Verification:
-        return Verification(False, checked, head_seq, head_hash, seq, reason)
+        last = expected_seq - 1
+        return Verification(False, checked, head_seq, head_hash, seq, reason, last)
 
-    query = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=VERIFY_BATCH)
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.seq > start_seq, AuditEvent.seq <= head_seq)
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=VERIFY_BATCH)
+    )
     for event in session.scalars(query):
         if event.seq != expected_seq:
             return broken(expected_seq, f"row {expected_seq} is missing")
@@ -118,6 +135,7 @@ def verify(session: Session) -> Verification:
             return broken(event.seq, "the row's contents do not match its hash")
         prev_hash, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
         session.expunge(event)
-    if checked != head_seq or prev_hash != head_hash:
-        return broken(checked + 1, f"rows after {checked} are missing (head is at {head_seq})")
-    return Verification(True, checked, head_seq, head_hash)
+    last = expected_seq - 1
+    if last != head_seq or prev_hash != head_hash:
+        return broken(last + 1, f"rows after {last} are missing (head is at {head_seq})")
+    return Verification(True, checked, head_seq, head_hash, None, None, last)

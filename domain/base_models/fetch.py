@@ -7,11 +7,14 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from urllib.parse import urlparse
+
+from minio.error import S3Error
 
 from domain import archive
+from domain.base_models import allowlist
 from domain.errors import Invalid
 from domain.settings import Settings
+from domain.storage import ObjectNotFound
 from domain.storage.s3 import S3Storage
 from sfd_core.loading import folder_sha256
 
@@ -52,34 +55,43 @@ def unpack_archive(settings: Settings, archive_path: Path, into: Path, strip: bo
     )
 
 
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    parsed = urlparse(uri)
-    key = parsed.path.lstrip("/")
-    if parsed.scheme != "s3" or not parsed.netloc or not key:
-        raise Invalid(f"expected s3://bucket/key, got {uri!r}", code="invalid_uri")
-    return parsed.netloc, key
-
-
 def fetch_s3(settings: Settings, uri: str, into: Path) -> Path:
     """Download an archive object, or every object under a prefix, and return the folder."""
-    bucket, key = parse_s3_uri(uri)
+    bucket, key = allowlist.split(uri)
     try:
         store = S3Storage.from_settings(settings, bucket)
     except ValueError as exc:
         raise Invalid(str(exc), code="s3_not_configured") from None
-    if key.endswith(ARCHIVE_SUFFIXES):
-        if store.stat(key).size > settings.max_upload_bytes:
-            raise Invalid(f"{uri} is larger than the upload limit", code="model_too_large")
-        archive_file = into / "model.archive"
-        store.download_file(key, archive_file)
-        folder = unpack_archive(settings, archive_file, into / "model")
-        archive_file.unlink()
-        return folder
+    try:
+        if key.endswith(ARCHIVE_SUFFIXES):
+            return _fetch_archive(settings, store, uri, key, into)
+        return _fetch_prefix(settings, store, uri, key, into)
+    except ObjectNotFound:
+        raise Invalid(f"no object {uri}", code="model_not_found") from None
+    except S3Error as exc:
+        raise Invalid(f"{uri} cannot be read ({exc.code})", code="model_unreadable") from None
+
+
+def _fetch_archive(settings: Settings, store: S3Storage, uri: str, key: str, into: Path) -> Path:
+    if store.stat(key).size > settings.max_upload_bytes:
+        raise Invalid(f"{uri} is larger than the upload limit", code="model_too_large")
+    archive_file = into / "model.archive"
+    store.download_file(key, archive_file)
+    folder = unpack_archive(settings, archive_file, into / "model")
+    archive_file.unlink()
+    return folder
+
+
+def _fetch_prefix(settings: Settings, store: S3Storage, uri: str, key: str, into: Path) -> Path:
     prefix = key.rstrip("/") + "/"
     folder, total, count = into / "model", 0, 0
     for obj in store.list(prefix):
-        relative = archive.member_path(obj.key[len(prefix) :])
-        archive.check_suffix(relative)
+        try:
+            relative = archive.member_path(obj.key[len(prefix) :])
+            archive.check_suffix(relative)
+        except Invalid as exc:  # without the object's name: it may not be the caller's
+            detail = f"{uri} holds a file a model folder may not hold"
+            raise Invalid(detail, code=exc.code) from None
         total, count = total + obj.size, count + 1
         if count > settings.max_archive_files or total > settings.max_unpacked_bytes:
             raise Invalid(f"{uri} holds too many files or bytes", code="model_too_large")

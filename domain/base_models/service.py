@@ -13,15 +13,16 @@ from sqlalchemy.orm import Session
 from domain import archive
 from domain.actor import Actor
 from domain.audit import service as audit
-from domain.base_models import fetch
+from domain.base_models import allowlist, fetch
 from domain.base_models.models import BaseModelRecord
-from domain.db import utcnow
+from domain.db import Database, utcnow
 from domain.errors import Invalid, NotFound
 from domain.ids import new_id
 from domain.pagination import Page, paginate
 from domain.settings import Settings
 from domain.storage import Storage
 from sfd_core.job import ModelSummary, describe_model
+from sfd_core.limits import ModelLimits, ModelTooLarge
 from sfd_core.loading import BUNDLED_MODELS, ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -31,15 +32,36 @@ def archive_key(model_id: str) -> str:
     return f"models/{model_id}/model.tar"
 
 
-def _describe(ref: str) -> ModelSummary:
-    """Load an untrusted model once; any failure to load it is the model's fault (422)."""
+def model_limits(settings: Settings) -> ModelLimits:
+    return ModelLimits(
+        max_parameters=settings.max_model_parameters,
+        max_channels=settings.max_model_channels,
+        max_sample_size=settings.max_model_sample_size,
+        max_classes=settings.max_model_classes,
+    )
+
+
+def _redact(message: str, root: Path) -> str:
+    """``message`` with the server's folders cut out: the caller sees paths inside its model."""
+    for folder in (str(root.resolve()), str(root)):
+        message = message.replace(folder + "/", "").replace(folder, "the model")
+    return message
+
+
+def _describe(settings: Settings, folder: Path) -> ModelSummary:
+    """Load an untrusted model once, its config checked against the limits before any weight
+    is allocated; any failure is the model's fault (422), told without server paths."""
     try:
-        return describe_model(ref)
+        return describe_model(str(folder), model_limits(settings))
+    except ModelTooLarge as exc:
+        raise Invalid(_redact(str(exc), folder), code="model_too_large") from None
     except ModelLoadError as exc:
-        raise Invalid(str(exc), code="invalid_model") from None
-    except (ValueError, KeyError, TypeError, OSError, RuntimeError) as exc:
+        raise Invalid(_redact(str(exc), folder), code="invalid_model") from None
+    except Exception as exc:  # allocator failures, library errors: nothing internal leaks
+        log.warning("model at %s failed to load", folder, exc_info=True)
         raise Invalid(
-            f"the model cannot be loaded: {type(exc).__name__}: {exc}", code="invalid_model"
+            f"the model cannot be loaded ({type(exc).__name__}); check its config and weights",
+            code="invalid_model",
         ) from None
 
 
@@ -131,7 +153,7 @@ def _registered(session: Session, actor: Actor, model: BaseModelRecord) -> BaseM
 
 
 def register_archive(
-    session: Session,
+    db: Database,
     settings: Settings,
     storage: Storage,
     actor: Actor,
@@ -139,30 +161,40 @@ def register_archive(
     name: str,
     archive_path: Path,
 ) -> BaseModelRecord:
-    """An uploaded tar/zip of a diffusers folder: unpacked, loaded once, stored, cached."""
+    """An uploaded tar/zip of a diffusers folder: unpacked, loaded once, stored, cached. On
+    any failure nothing stays behind: no row, no stored archive."""
     staging = fetch.staging_dir(settings)
     try:
         folder = fetch.unpack_archive(settings, archive_path, staging / "model")
-        summary = _describe(str(folder))
+        summary = _describe(settings, folder)
         model = _record(actor, name, "upload", "", summary, _folder_size(folder))
         model.source = archive_key(model.id)
         packed = staging / "model.tar"
         archive.pack(folder, packed)
         storage.put_file(model.source, packed, "application/x-tar")
+        try:
+            with db.session() as session:
+                _registered(session, actor, model)
+        except BaseException:
+            storage.delete(model.source)
+            raise
         fetch.adopt(settings, folder, summary.sha256)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return _registered(session, actor, model)
+    return model
 
 
 def register_uri(
     session: Session, settings: Settings, actor: Actor, *, name: str, uri: str
 ) -> BaseModelRecord:
-    """A model in S3 (an archive object or a folder prefix), referenced, not copied."""
+    """A model in S3 (an archive object or a folder prefix), referenced, not copied: only
+    under ``SFD_MODEL_URI_PREFIXES``, never in the service's own store."""
+    assert actor.tenant is not None
+    uri = allowlist.allowed(settings, actor.tenant, uri)
     staging = fetch.staging_dir(settings)
     try:
         folder = fetch.fetch_s3(settings, uri, staging)
-        summary = _describe(str(folder))
+        summary = _describe(settings, folder)
         model = _record(actor, name, "uri", uri, summary, _folder_size(folder))
         fetch.adopt(settings, folder, summary.sha256)
     finally:
@@ -183,7 +215,7 @@ def register_path(
         )
     if not resolved.exists():
         raise Invalid(f"{path} does not exist", code="model_not_found")
-    summary = _describe(str(resolved))
+    summary = _describe(settings, resolved)
     model = _record(actor, name, "path", str(resolved), summary, _folder_size(resolved))
     return _registered(session, actor, model)
 

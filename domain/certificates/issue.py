@@ -10,13 +10,14 @@ from sqlalchemy.orm import Session
 from domain.api_keys import lookup as api_keys
 from domain.artifacts import service as artifacts
 from domain.audit import search as audit
+from domain.audit.anchoring import Anchoring
 from domain.base_models import service as base_models
-from domain.certificates.signing import sign, signing_key
+from domain.certificates import attestation
+from domain.db import utcnow
 from domain.errors import Conflict
 from domain.jobs import service as jobs
 from domain.jobs import states
 from domain.jobs.report import certified_metrics
-from domain.settings import Settings
 
 KIND = "unlearning.certificate"
 VERSION = 1
@@ -27,8 +28,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def build(session: Session, tenant: str, job_id: str) -> dict[str, Any]:
-    """The unsigned certificate of ``job_id`` (404 for another tenant's, 409 unless
-    succeeded). It is deterministic: the same job always yields the same document."""
+    """The evidence of ``job_id`` (the attestation's predicate; 404 for another tenant's, 409
+    unless succeeded). It is deterministic: the same job always yields the same document."""
     job = jobs.get_job(session, tenant, job_id)
     if job.status != states.SUCCEEDED:
         raise Conflict(
@@ -83,6 +84,25 @@ def build(session: Session, tenant: str, job_id: str) -> dict[str, Any]:
     }
 
 
-def issue(session: Session, settings: Settings, tenant: str, job_id: str) -> dict[str, Any]:
-    """The signed certificate of ``job_id``."""
-    return sign(build(session, tenant, job_id), signing_key(settings))
+def issue(session: Session, anchoring: Anchoring, tenant: str, job_id: str) -> dict[str, Any]:
+    """The signed certificate of ``job_id``: issued only while the audit log verifies against
+    its signed checkpoints and holds the job's ``job.succeeded`` row; it names the chain head
+    it was issued at, which is checkpointed first."""
+    predicate = build(session, tenant, job_id)
+    head = anchoring.checkpoint()  # raises Conflict if the log does not verify
+    completion = predicate["audit"]
+    if completion["seq"] is None or head is None or head.seq < completion["seq"]:
+        raise Conflict(
+            "the audit log does not verify or lacks this job's completion; no certificate "
+            "is issued until it does",
+            code="audit_unverifiable",
+        )
+    completion["head"] = {
+        "seq": head.seq,
+        "hash": head.hash,
+        "checkpoint": head.key,
+        "checkpointed_at": head.created_at,
+        "keyid": head.keyid,
+    }
+    predicate["issued_at"] = _iso(utcnow())
+    return attestation.sign(predicate, anchoring.keyring)

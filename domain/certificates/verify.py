@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from domain import archive
-from domain.certificates.signing import signature_problem
+from domain.certificates.attestation import open_envelope
 from domain.errors import DomainError
+from domain.signing import PublicKey, SignatureProblem
 from sfd_core.loading import file_sha256, folder_sha256
 
 GENERATOR = "generator.tar"
@@ -23,9 +24,16 @@ class Check:
     detail: str
 
 
-def check_signature(document: dict[str, Any], key: bytes) -> Check:
-    problem = signature_problem(document, key)
-    return Check("signature", problem is None, problem or "valid HMAC-SHA256 signature")
+def check_signature(envelope: Any, keys: list[PublicKey]) -> tuple[Check, dict[str, Any] | None]:
+    """The signature check and, if it holds, the signed in-toto statement."""
+    try:
+        statement = open_envelope(envelope, [key.key for key in keys])
+    except SignatureProblem as exc:
+        return Check("signature", False, str(exc)), None
+    keyid = next(
+        s["keyid"] for s in envelope["signatures"] if s["keyid"] in {k.keyid for k in keys}
+    )
+    return Check("signature", True, f"valid Ed25519 signature (key {keyid})"), statement
 
 
 def _generator_folder_check(tar_path: Path, expected: str | None) -> Check:
@@ -41,10 +49,13 @@ def _generator_folder_check(tar_path: Path, expected: str | None) -> Check:
     return Check("generator folder", True, f"sha256 {actual}")
 
 
-def check_artifacts(document: dict[str, Any], folder: Path) -> list[Check]:
-    """Recompute the sha256 of every certified artifact found in ``folder``."""
-    output = document.get("output") or {}
-    certified = output.get("artifacts") or []
+def check_artifacts(statement: dict[str, Any], folder: Path) -> list[Check]:
+    """Recompute the sha256 of every subject of the statement found in ``folder``."""
+    output = statement["predicate"].get("output") or {}
+    certified = [
+        {"name": s.get("name"), "sha256": (s.get("digest") or {}).get("sha256")}
+        for s in statement.get("subject") or []
+    ]
     checks: list[Check] = []
     for item in certified:
         name = str(item.get("name"))
@@ -63,9 +74,13 @@ def check_artifacts(document: dict[str, Any], folder: Path) -> list[Check]:
     return checks
 
 
-def verify(document: dict[str, Any], key: bytes, artifacts_dir: Path | None = None) -> list[Check]:
-    """Every check: the signature, then (with ``artifacts_dir``) each artifact's hash."""
-    checks = [check_signature(document, key)]
-    if artifacts_dir is not None:
-        checks.extend(check_artifacts(document, artifacts_dir))
-    return checks
+def verify(
+    envelope: Any, keys: list[PublicKey], artifacts_dir: Path | None = None
+) -> tuple[list[Check], dict[str, Any] | None]:
+    """Every check: the signature, then (with ``artifacts_dir``) each subject's hash; and the
+    statement, if the signature holds."""
+    signature, statement = check_signature(envelope, keys)
+    checks = [signature]
+    if statement is not None and artifacts_dir is not None:
+        checks.extend(check_artifacts(statement, artifacts_dir))
+    return checks, statement

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import urlparse
@@ -26,8 +27,8 @@ class ObjectInfo:
 class Storage(Protocol):
     """Keys are ``/``-separated relative paths such as ``jobs/job_x/artifacts/report.json``."""
 
-    def ensure(self) -> None:
-        """Create the bucket or folder if missing."""
+    def ensure(self, object_lock: bool = False) -> None:
+        """Create the bucket or folder if missing (an S3 bucket with Object Lock if asked)."""
 
     def check(self) -> None:
         """Raise if the store cannot be reached (readiness)."""
@@ -43,7 +44,14 @@ class Storage(Protocol):
 
     def stat(self, key: str) -> ObjectInfo: ...
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]: ...
+    def list(self, prefix: str, start_after: str | None = None) -> Iterator[ObjectInfo]:
+        """Objects under ``prefix`` in key order (after ``start_after``, if given)."""
+
+    def put_once(
+        self, key: str, data: bytes, content_type: str, retain_until: datetime | None = None
+    ) -> bool:
+        """Write ``key`` only if it does not exist (False if it did): a write-once object,
+        locked until ``retain_until`` where the store supports it (S3 Object Lock)."""
 
     def delete(self, key: str) -> None: ...
 

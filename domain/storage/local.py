@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,7 +20,7 @@ class LocalStorage:
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
 
-    def ensure(self) -> None:
+    def ensure(self, object_lock: bool = False) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def check(self) -> None:
@@ -61,11 +62,31 @@ class LocalStorage:
             raise ObjectNotFound(key)
         return ObjectInfo(key, path.stat().st_size)
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list(self, prefix: str, start_after: str | None = None) -> Iterator[ObjectInfo]:
         for path in sorted(self.root.rglob("*")):
             key = path.relative_to(self.root).as_posix()
+            if start_after is not None and key <= start_after:
+                continue
             if path.is_file() and key.startswith(prefix) and not path.name.startswith(".upload-"):
                 yield ObjectInfo(key, path.stat().st_size)
+
+    def put_once(
+        self, key: str, data: bytes, content_type: str, retain_until: datetime | None = None
+    ) -> bool:
+        """Create-if-absent by a hard link (atomic); the file is made read-only."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.chmod(tmp, 0o444)
+            os.link(tmp, path)
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            Path(tmp).unlink(missing_ok=True)
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

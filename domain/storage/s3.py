@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
 from minio import Minio
+from minio.commonconfig import COMPLIANCE
 from minio.error import S3Error
+from minio.retention import Retention
 
 from domain.settings import Settings
 from domain.storage.base import CHUNK, ObjectInfo, ObjectNotFound, check_key
@@ -43,9 +46,19 @@ class S3Storage:
     def _name(self, key: str) -> str:
         return self.prefix + check_key(key)
 
-    def ensure(self) -> None:
+    def ensure(self, object_lock: bool = False) -> None:
+        """Create the bucket if missing (with Object Lock enabled if asked); refuse one that
+        exists without Object Lock when it is asked for."""
         if not self.client.bucket_exists(self.bucket):
-            self.client.make_bucket(self.bucket)
+            self.client.make_bucket(self.bucket, object_lock=object_lock)
+        elif object_lock:
+            try:
+                self.client.get_object_lock_config(self.bucket)
+            except S3Error as exc:
+                raise OSError(
+                    f"bucket {self.bucket!r} has no Object Lock; create it with Object Lock "
+                    "enabled or set SFD_AUDIT_OBJECT_LOCK_DAYS=0"
+                ) from exc
 
     def check(self) -> None:
         if not self.client.bucket_exists(self.bucket):
@@ -87,12 +100,36 @@ class S3Storage:
             raise
         return ObjectInfo(key, int(info.size or 0))
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list(self, prefix: str, start_after: str | None = None) -> Iterator[ObjectInfo]:
         for obj in self.client.list_objects(
-            self.bucket, prefix=self.prefix + prefix, recursive=True
+            self.bucket,
+            prefix=self.prefix + prefix,
+            recursive=True,
+            start_after=self.prefix + start_after if start_after else None,
         ):
             if obj.object_name is not None and not obj.is_dir:
                 yield ObjectInfo(obj.object_name[len(self.prefix) :], int(obj.size or 0))
+
+    def put_once(
+        self, key: str, data: bytes, content_type: str, retain_until: datetime | None = None
+    ) -> bool:
+        """Write unless the key exists; with ``retain_until``, under Object Lock (COMPLIANCE
+        mode: nobody can delete or overwrite that version before then)."""
+        try:
+            self.stat(key)
+            return False
+        except ObjectNotFound:
+            pass
+        retention = Retention(COMPLIANCE, retain_until) if retain_until is not None else None
+        self.client.put_object(
+            self.bucket,
+            self._name(key),
+            io.BytesIO(data),
+            len(data),
+            content_type=content_type,
+            retention=retention,
+        )
+        return True
 
     def delete(self, key: str) -> None:
         self.client.remove_object(self.bucket, self._name(key))

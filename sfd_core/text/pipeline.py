@@ -15,15 +15,19 @@ from typing import Any
 import torch
 import transformers
 from diffusers import AutoencoderKL, SchedulerMixin, UNet2DConditionModel
+from safetensors import SafetensorError
 from torch import nn
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from ..denoisers import preconditioning_from_scheduler
+from ..limits import ModelLimits, check_classes
 from ..loading import (
     METADATA_FILE,
     ModelLoadError,
+    checked_config,
     folder_sha256,
     load_scheduler,
+    read_json,
     read_metadata,
     refuse_pickle,
 )
@@ -86,13 +90,37 @@ def _components(path: Path, index: dict[str, Any]) -> dict[str, Path | None]:
     return folders
 
 
-def load_stable_diffusion(path: Path, device: torch.device) -> TextToImageTeacher:
-    """A ``StableDiffusionPipeline`` folder as a frozen text-to-image teacher (safetensors only)."""
-    index = json.loads((path / "model_index.json").read_text())
+def _check_limits(
+    path: Path, folders: dict[str, Path | None], text_class: type, limits: ModelLimits
+) -> None:
+    """Every component's config against ``limits``, built on the meta device only; the
+    model's prompt list counts as its classes."""
+    check_classes(read_metadata(path).get("prompts"), limits)
+    builders: dict[str, Any] = {
+        "unet": UNet2DConditionModel.from_config,
+        "vae": AutoencoderKL.from_config,
+        "text_encoder": lambda config: text_class(text_class.config_class(**config)),
+    }
+    for name, build in builders.items():
+        folder = folders.get(name)
+        if folder is None:
+            continue
+        config = read_json(folder / "config.json")
+        checked_config(config, lambda b=build, c=config: b(c), limits, f"{name}/config.json")
+
+
+def load_stable_diffusion(
+    path: Path, device: torch.device, limits: ModelLimits | None = None
+) -> TextToImageTeacher:
+    """A ``StableDiffusionPipeline`` folder as a frozen text-to-image teacher (safetensors only);
+    with ``limits``, every component's config is checked before any allocation."""
+    index = read_json(path / "model_index.json")
     folders = _components(path, index)
     text_class = getattr(transformers, index["text_encoder"][1], None)
     if text_class is None or not issubclass(text_class, transformers.PreTrainedModel):
         raise ModelLoadError(f"{path}: unknown text encoder class {index['text_encoder'][1]!r}")
+    if limits is not None:
+        _check_limits(path, folders, text_class, limits)
     try:
         # low_cpu_mem_usage=False: that path needs `accelerate`, which we do not depend on.
         unet = UNet2DConditionModel.from_pretrained(
@@ -107,7 +135,7 @@ def load_stable_diffusion(path: Path, device: torch.device) -> TextToImageTeache
             if folders["vae"]
             else None
         )
-    except (OSError, ValueError, RuntimeError, TypeError) as exc:
+    except (OSError, ValueError, RuntimeError, TypeError, SafetensorError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"{path}: cannot load the pipeline ({first_line})") from exc
     scheduler = load_scheduler(folders["scheduler"])

@@ -14,11 +14,12 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from api.dashboard.auth import Viewer, ViewerDep
 from api.dashboard.filters import day_end, day_start, query_string
 from api.dashboard.render import SECURITY_HEADERS, page
-from api.deps import DatabaseDep
+from api.deps import AnchoringDep, DatabaseDep
 from api.schemas.audit import AuditEventOut
 from domain.api_keys import lookup
 from domain.audit import search
 from domain.audit import service as audit
+from domain.audit.verification import tenant_view
 from domain.db import Database, utcnow
 
 router = APIRouter(prefix="/dashboard/audit")
@@ -56,18 +57,20 @@ def audit_page(
     request: Request,
     viewer: ViewerDep,
     db: DatabaseDep,
+    anchoring: AnchoringDep,
     actor: Text = "",
     action: Text = "",
     object_id: Text = "",
     date_from: Text = "",
     date_to: Text = "",
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
 ) -> HTMLResponse:
     where = _filter(actor, action, object_id, date_from, date_to)
     with db.sessions() as session:
         found = search.search_events(session, viewer.tenant, where, after=after, limit=PAGE_SIZE)
         names = lookup.names(session, viewer.tenant, [e.actor_key_id for e in found.data])
-        verification = audit.verify(session)
+        status = anchoring.verifier.verify(session)
+        verification = tenant_view(session, status, viewer.tenant)
     filters = {
         "actor": actor,
         "action": action,

@@ -1,53 +1,57 @@
-"""A succeeded job's certificate: the signed JSON document and its printable page."""
+"""A succeeded job's certificate: the signed DSSE envelope and its printable page."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.dashboard.auth import ViewerDep
 from api.dashboard.render import SECURITY_HEADERS, PageNotFound, not_found_as_page, page
-from api.deps import DatabaseDep, SettingsDep
+from api.deps import AnchoringDep, DatabaseDep
 from domain.certificates import issue
-from domain.certificates.signing import signing_key
 from domain.certificates.verify import check_signature
 from domain.errors import Conflict
 
 router = APIRouter(prefix="/dashboard/jobs/{job_id}")
 
 
-def _issue(db: DatabaseDep, settings: SettingsDep, tenant: str, job_id: str) -> dict:
+def _issue(db: DatabaseDep, anchoring: AnchoringDep, tenant: str, job_id: str) -> dict[str, Any]:
     with db.sessions() as session, not_found_as_page():
         try:
-            return issue.issue(session, settings, tenant, job_id)
+            return issue.issue(session, anchoring, tenant, job_id)
         except Conflict as exc:
             raise PageNotFound(exc.detail) from None
 
 
 @router.get("/certificate", include_in_schema=False)
 def certificate_page(
-    request: Request, job_id: str, viewer: ViewerDep, db: DatabaseDep, settings: SettingsDep
+    request: Request, job_id: str, viewer: ViewerDep, db: DatabaseDep, anchoring: AnchoringDep
 ) -> HTMLResponse:
-    document = _issue(db, settings, viewer.tenant, job_id)
+    envelope = _issue(db, anchoring, viewer.tenant, job_id)
+    signature, statement = check_signature(envelope, list(anchoring.keyring.keys.values()))
+    assert statement is not None
     return page(
         request,
         "certificate.html",
         viewer=viewer,
         nav="jobs",
-        cert=document,
-        signature=check_signature(document, signing_key(settings)),
+        cert=statement["predicate"],
+        subjects=statement["subject"],
+        envelope=envelope,
+        signature=signature,
     )
 
 
 @router.get("/certificate.json", include_in_schema=False)
 def certificate_json(
-    job_id: str, viewer: ViewerDep, db: DatabaseDep, settings: SettingsDep
+    job_id: str, viewer: ViewerDep, db: DatabaseDep, anchoring: AnchoringDep
 ) -> Response:
-    document = _issue(db, settings, viewer.tenant, job_id)
+    envelope = _issue(db, anchoring, viewer.tenant, job_id)
     return Response(
-        json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+        json.dumps(envelope, indent=2, ensure_ascii=False) + "\n",
         media_type="application/json",
         headers={
             **SECURITY_HEADERS,

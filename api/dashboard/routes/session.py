@@ -10,11 +10,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.dashboard import auth
 from api.dashboard.render import SECURITY_HEADERS, page
-from api.deps import DatabaseDep, SettingsDep
+from api.deps import DatabaseDep
 from api.problems import request_id_of
 from domain.actor import Actor
 from domain.api_keys import service as api_keys
 from domain.audit import service as audit
+from domain.sessions import service as sessions
 
 router = APIRouter(prefix="/dashboard")
 
@@ -53,7 +54,6 @@ def login_form(request: Request, next: str | None = None) -> HTMLResponse:
 def login(
     request: Request,
     db: DatabaseDep,
-    settings: SettingsDep,
     api_key: Annotated[str, Form(max_length=512)] = "",
     csrf: Annotated[str, Form(max_length=128)] = "",
     next: Annotated[str, Form(max_length=2048)] = "",
@@ -79,11 +79,11 @@ def login(
             return _login_form(request, next, error, status=401 if actor is None else 403)
         assert key is not None
         audit.record(session, actor, "dashboard.signed_in", "api_key", key.id, {})
-        token = auth.new_session(key.id, key.tenant)
+        token, _ = sessions.start(session, key.id, key.tenant, auth.SESSION_SECONDS)
     response = RedirectResponse(auth.safe_next(next), status_code=303)
     response.set_cookie(
         auth.SESSION_COOKIE,
-        auth.encode(token, auth.session_key(settings)),
+        token,
         max_age=auth.SESSION_SECONDS,
         **_cookie_flags(request),
     )
@@ -101,6 +101,7 @@ def logout(
     auth.check_csrf(request, viewer.csrf, csrf)
     with db.session() as session:
         key_id = viewer.actor.key_id or ""
+        sessions.end(session, request.cookies.get(auth.SESSION_COOKIE))
         audit.record(session, viewer.actor, "dashboard.signed_out", "api_key", key_id, {})
     response = RedirectResponse("/dashboard/login", status_code=303)
     response.delete_cookie(auth.SESSION_COOKIE, path="/dashboard")
