@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -121,12 +123,16 @@ class S3Storage:
         except ObjectNotFound:
             pass
         retention = Retention(COMPLIANCE, retain_until) if retain_until is not None else None
+        # S3 wants a checksum on a write under Object Lock (minio sends MD5 over HTTPS only).
+        digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        checksum = {"x-amz-sdk-checksum-algorithm": "SHA256", "x-amz-checksum-sha256": digest}
         self.client.put_object(
             self.bucket,
             self._name(key),
             io.BytesIO(data),
             len(data),
             content_type=content_type,
+            metadata=checksum,  # type: ignore[arg-type]
             retention=retention,
         )
         return True

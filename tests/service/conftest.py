@@ -13,6 +13,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from api.server import free_port
+from domain.dbroles import grant_app_role
+from domain.migrate import upgrade
 
 from .support import S3_KEYS, Service, start_service
 
@@ -36,6 +38,31 @@ def pg_database() -> Iterator[Callable[[], str]]:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         for name in created:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_app_database(pg_database: Callable[[], str]) -> Iterator[Callable[[], tuple[str, str]]]:
+    """A factory of migrated PostgreSQL databases: ``(owner URL, app URL)``. The tables
+    belong to the owner (who ran the migrations); the app role is neither owner nor superuser
+    and holds only the grants ``sfd db upgrade`` gives it (``domain.dbroles``)."""
+    roles: list[tuple[str, str]] = []
+
+    def make() -> tuple[str, str]:
+        owner_url = pg_database()
+        role = f"sfd_app_{secrets.token_hex(4)}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE')
+        roles.append((role, owner_url))
+        upgrade(owner_url)
+        grant_app_role(owner_url, role)
+        return owner_url, owner_url.replace("://postgres@", f"://{role}@")
+
+    yield make
+    for role, url in roles:
+        with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute(f'DROP OWNED BY "{role}"')
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
 @pytest.fixture(scope="session")
@@ -79,13 +106,19 @@ def sqlite_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service
 
 @pytest.fixture(scope="session")
 def postgres_s3_service(
-    tmp_path_factory: pytest.TempPathFactory, pg_database: Callable[[], str], s3_endpoint: str
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_app_database: Callable[[], tuple[str, str]],
+    s3_endpoint: str,
 ) -> Iterator[Service]:
-    """PostgreSQL for state, S3 (through the minio client) for artifacts."""
+    """PostgreSQL for state (as the non-owner app role), S3 (through the minio client) for
+    artifacts and audit checkpoints; models may be referenced under s3://teacher-models/."""
     home = tmp_path_factory.mktemp("pg-home")
+    owner_url, app_url = pg_app_database()
     service = start_service(
         home,
-        pg_database(),
+        app_url,
+        owner_url=owner_url,
+        model_uri_prefixes=["s3://teacher-models/", "s3://sfd-artifacts/"],
         storage_url="s3://sfd-artifacts/service",
         s3_endpoint=s3_endpoint,
         s3_secure=False,

@@ -26,6 +26,7 @@ class Service:
     admin_key: str
     settings: Settings
     server: BackgroundServer
+    owner_url: str | None = None  # PostgreSQL: the tables' owner (the app runs as another role)
 
     def client(self, key: str | None = None) -> httpx.Client:
         return httpx.Client(
@@ -45,6 +46,7 @@ class Service:
 
 def start_service(home: Path, database_url: str, **overrides: Any) -> Service:
     admin_key = "sfd_admin_" + secrets.token_hex(16)
+    owner_url = overrides.pop("owner_url", None)
     settings = Settings(
         home=home,
         database_url=database_url,
@@ -55,7 +57,7 @@ def start_service(home: Path, database_url: str, **overrides: Any) -> Service:
         **overrides,
     )
     server = BackgroundServer(settings).start()
-    return Service(server.url, admin_key, settings, server)
+    return Service(server.url, admin_key, settings, server, owner_url)
 
 
 def wait_for(client: httpx.Client, job_id: str, states: set[str], timeout: float = 900) -> dict:
