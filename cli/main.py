@@ -2,7 +2,7 @@
 
 import typer
 
-from cli import certificate, engine, service, worker
+from cli import certificate, engine, keys, service, worker
 
 app = typer.Typer(
     help="sfd-unlearn: forget classes and concepts in diffusion models.", no_args_is_help=True
@@ -11,3 +11,4 @@ engine.register(app)
 service.register(app)
 certificate.register(app)
 worker.register(app)
+keys.register(app)

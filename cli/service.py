@@ -1,5 +1,5 @@
 """Service commands: ``sfd serve``, ``submit``, ``status``, ``wait``, ``download``, ``demo``,
-``keys create``, ``audit verify`` and ``db upgrade``."""
+``audit verify`` and ``db upgrade`` (``sfd keys`` lives in :mod:`cli.keys`)."""
 
 from __future__ import annotations
 
@@ -311,57 +311,35 @@ def _stack(rows: list[Any]) -> Any:
     return canvas
 
 
-keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 
 
-@keys_app.command("create")
-def keys_create(
-    tenant: Annotated[str, typer.Option(help="The key's tenant.")],
-    scopes: Annotated[str, typer.Option(help="Comma-separated scopes.")] = "jobs:read,jobs:write",
-    name: Annotated[str, typer.Option(help="A label for the key.")] = "cli",
-) -> None:
-    """Issue an API key directly in the database; prints the secret once."""
-    from domain.actor import Actor
-    from domain.api_keys.service import create_key
-    from domain.errors import DomainError
-
-    db = _database()
-    try:
-        with db.session() as session:
-            key, secret = create_key(
-                session,
-                Actor.system(tenant),
-                tenant=tenant,
-                name=name,
-                scopes=[s.strip() for s in scopes.split(",") if s.strip()],
-            )
-    except DomainError as exc:
-        raise _fail(exc.detail, 2) from None
-    finally:
-        db.dispose()
-    console.print(f"{key.id} ({key.tenant}: {', '.join(key.scopes)})")
-    console.print(secret)
-
-
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute the audit chain; exit 1 and name the first broken row if it does not hold."""
-    from domain.audit.service import verify
+    """Recompute the whole audit chain and check it against the newest signed checkpoint in
+    storage; exit 1 and name the first broken row if it does not hold."""
+    from domain.audit.anchoring import open_anchoring
 
+    settings = Settings()
     db = _database()
     try:
+        anchoring = open_anchoring(settings, db)
         with db.sessions() as session:
-            result = verify(session)
+            result = anchoring.verifier.verify(session, full=True)
     finally:
         db.dispose()
-    if result.valid:
-        console.print(
-            f"audit chain verified: {result.checked} events, head {result.head_hash[:16]}..."
-        )
-        return
-    raise _fail(f"audit chain broken at row {result.first_broken_seq}: {result.reason}")
+    if not result.valid:
+        raise _fail(f"audit chain broken at row {result.first_broken_seq}: {result.reason}")
+    anchored = (
+        f"signed checkpoint at row {result.checkpoint.seq} ({result.checkpoint.created_at})"
+        if result.checkpoint
+        else "no signed checkpoint yet"
+    )
+    console.print(
+        f"audit chain verified: {result.checked} events, head {result.head_hash[:16]}..., "
+        f"{anchored}"
+    )
 
 
 @db_app.command("upgrade")
@@ -395,6 +373,5 @@ def _database() -> Database:
 def register(app: typer.Typer) -> None:
     for command in (serve, submit, status, wait, download, demo):
         app.command()(command)
-    app.add_typer(keys_app, name="keys")
     app.add_typer(audit_app, name="audit")
     app.add_typer(db_app, name="db")

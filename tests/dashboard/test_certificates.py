@@ -1,7 +1,10 @@
-"""Certificates: the API and dashboard documents, tamper detection, ``sfd certificate verify``."""
+"""Certificates: Ed25519-signed in-toto attestations (Statement v1 in a DSSE envelope), the
+public keys at ``/v1/signing-keys``, ``sfd certificate verify`` with only a public key,
+tamper detection, and key rotation keeping old certificates verifiable."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -10,7 +13,9 @@ import typer
 from typer.testing import CliRunner
 
 from cli.certificate import register
-from domain.certificates.signing import signing_key
+from domain.certificates import attestation
+from domain.settings import Settings
+from domain.signing import load_keyring, public_keys, rotate_key_file
 
 from .conftest import Dashboard
 
@@ -22,57 +27,71 @@ def _certificate(dashboard: Dashboard, officer: httpx.Client) -> dict:
     return response.json()
 
 
+def _statement(envelope: dict) -> dict:
+    return json.loads(base64.b64decode(envelope["payload"]))
+
+
 def _verify(*args: str) -> tuple[int, str]:
     app = typer.Typer()
     register(app)
-    app.command()(lambda: None)  # a second command keeps ``certificate`` a subcommand
     result = CliRunner().invoke(app, ["certificate", "verify", *args])
-    return result.exit_code, result.output
+    return result.exit_code, " ".join(result.output.split())  # rich wraps long lines
 
 
-def test_certificate_states_what_was_forgotten(dashboard: Dashboard, officer: httpx.Client) -> None:
-    document = _certificate(dashboard, officer)
+def _public_key_file(dashboard: Dashboard, folder: Path) -> Path:
+    keys = httpx.get(f"{dashboard.url}/v1/signing-keys").json()["data"]  # no API key needed
+    path = folder / "service.pub"
+    path.write_text("".join(k["public_key_pem"] for k in keys))
+    return path
+
+
+def test_certificate_is_a_signed_in_toto_statement(
+    dashboard: Dashboard, officer: httpx.Client
+) -> None:
+    envelope = _certificate(dashboard, officer)
+    assert envelope["payloadType"] == "application/vnd.in-toto+json"
+    statement = _statement(envelope)
     with dashboard.service.client() as admin:
-        job = admin.get(f"/v1/jobs/{dashboard.succeeded}").json()
         files = admin.get(f"/v1/jobs/{dashboard.succeeded}/artifacts").json()["data"]
         model = admin.get("/v1/models/digits").json()
         completion = admin.get(
             "/v1/audit/events", params={"object_id": dashboard.succeeded, "action": "job.succeeded"}
         ).json()["data"][0]
-        from_api = admin.get(f"/v1/jobs/{dashboard.succeeded}/certificate").json()
-    assert from_api == document  # deterministic, and the same through API and dashboard
+        from_api = _statement(admin.get(f"/v1/jobs/{dashboard.succeeded}/certificate").json())
+        keys = admin.get("/v1/signing-keys").json()["data"]
+    assert statement["_type"] == "https://in-toto.io/Statement/v1"
+    assert statement["predicateType"] == attestation.PREDICATE_TYPE
+    assert {s["name"]: s["digest"]["sha256"] for s in statement["subject"]} == {
+        f["name"]: f["sha256"] for f in files
+    }
+    document = statement["predicate"]
+    for field in ("issued_at",):
+        document.pop(field), from_api["predicate"].pop(field)
+    head, api_head = document["audit"].pop("head"), from_api["predicate"]["audit"].pop("head")
+    assert from_api["predicate"] == document  # the same evidence through API and dashboard
+    assert api_head["seq"] >= head["seq"] >= completion["id"]
+    assert head["checkpoint"].endswith(f"{head['seq']:020d}.json")
     assert document["object"] == "unlearning.certificate"
     assert document["input_model"]["sha256"] == model["sha256"]
     assert document["forget"]["unsafe_concepts"] == ["0"]
-    assert document["forget"]["safe_surrogates"] == ["1"]
-    assert {a["name"]: a["sha256"] for a in document["output"]["artifacts"]} == {
-        f["name"]: f["sha256"] for f in files
-    }
     assert len(document["output"]["generator_sha256"]) == 64
-    assert document["evaluator"]["name"] and len(document["evaluator"]["sha256"]) == 64
     assert 0 <= document["metrics"]["unlearned"]["forget_rate"] <= 1
-    assert "forget_rate" in document["metrics"]["teacher"]
-    assert document["audit"] == {
-        "action": "job.succeeded",
-        "seq": completion["id"],
-        "hash": completion["hash"],
-    }
-    assert document["requester"]["api_key_name"].startswith("bootstrap admin")
-    assert document["time_window"]["completed_at"].endswith("Z")
-    assert job["status"] == "succeeded"
-    assert document["signature"]["algorithm"] == "HMAC-SHA256"
+    assert document["audit"]["seq"] == completion["id"]
+    assert document["audit"]["hash"] == completion["hash"]
+    assert isinstance(document["training"]["steps"], int)  # numbers stay integers
+    assert envelope["signatures"][0]["keyid"] in {k["keyid"] for k in keys}
+    assert [k["status"] for k in keys][0] == "active" and keys[0]["algorithm"] == "ed25519"
 
 
 def test_certificate_page_is_printable(dashboard: Dashboard, officer: httpx.Client) -> None:
     page = officer.get(f"/dashboard/jobs/{dashboard.succeeded}/certificate")
     assert page.status_code == 200
-    document = _certificate(dashboard, officer)
-    assert "Signature valid" in page.text
+    assert "Signature valid" in page.text and "Ed25519" in page.text
+    document = _statement(_certificate(dashboard, officer))["predicate"]
     for value in (
         document["input_model"]["sha256"],
         document["output"]["generator_sha256"],
         document["audit"]["hash"],
-        document["signature"]["value"],
     ):
         assert value in page.text
 
@@ -88,43 +107,69 @@ def test_api_certificate_needs_audit_scope_and_success(dashboard: Dashboard) -> 
         assert failed.json()["code"] == "certificate_unavailable"
 
 
-def test_cli_verifies_signature_and_artifacts(
+def test_cli_verifies_with_the_public_key_only(
     dashboard: Dashboard, officer: httpx.Client, tmp_path: Path
 ) -> None:
-    document = _certificate(dashboard, officer)
+    envelope = _certificate(dashboard, officer)
     certificate = tmp_path / "certificate.json"
-    certificate.write_text(json.dumps(document))
-    key_file = tmp_path / "certificate.key"
-    key_file.write_bytes(signing_key(dashboard.service.settings))
+    certificate.write_text(json.dumps(envelope))
+    public = _public_key_file(dashboard, tmp_path)
+    assert "PRIVATE" not in public.read_text()
     artifacts = tmp_path / "artifacts"
     artifacts.mkdir()
-    for item in document["output"]["artifacts"]:
+    for item in _statement(envelope)["subject"]:
         url = f"/dashboard/jobs/{dashboard.succeeded}/artifacts/{item['name']}"
         (artifacts / item["name"]).write_bytes(officer.get(url).content)
 
-    code, output = _verify(str(certificate), "--key-file", str(key_file))
+    code, output = _verify(str(certificate), "--public-key", str(public))
     assert code == 0, output
-    assert "signature: valid" in output
+    assert "valid Ed25519 signature" in output
     code, output = _verify(
-        str(certificate), "--key-file", str(key_file), "--artifacts", str(artifacts)
+        str(certificate),
+        "--keys-url",
+        f"{dashboard.url}/v1/signing-keys",
+        "--artifacts",
+        str(artifacts),
     )
     assert code == 0, output
     assert "generator folder" in output and "FAIL" not in output
 
-    tampered = json.loads(json.dumps(document))
-    tampered["metrics"]["unlearned"]["forget_rate"] = 0.123
+    statement = _statement(envelope)
+    statement["predicate"]["metrics"]["unlearned"]["forget_rate"] = 0.123
+    tampered = {**envelope, "payload": base64.b64encode(json.dumps(statement).encode()).decode()}
     (tmp_path / "tampered.json").write_text(json.dumps(tampered))
-    code, output = _verify(str(tmp_path / "tampered.json"), "--key-file", str(key_file))
+    code, output = _verify(str(tmp_path / "tampered.json"), "--public-key", str(public))
     assert code == 1 and "altered" in output
 
-    wrong_key = tmp_path / "wrong.key"
-    wrong_key.write_text("not the key")
-    code, output = _verify(str(certificate), "--key-file", str(wrong_key))
-    assert code == 1 and "not with this key" in output
+    other = load_keyring(Settings(home=tmp_path / "elsewhere"))  # a forger's own key
+    forged = other.sign(json.dumps(statement).encode(), attestation.PAYLOAD_TYPE)
+    (tmp_path / "forged.json").write_text(json.dumps(forged))
+    code, output = _verify(str(tmp_path / "forged.json"), "--public-key", str(public))
+    assert code == 1 and "none of them trusted" in output
+
+    code, output = _verify(str(certificate))
+    assert code == 2 and "public key" in output
 
     report = artifacts / "report.json"
     report.write_bytes(report.read_bytes() + b" ")
     code, output = _verify(
-        str(certificate), "--key-file", str(key_file), "--artifacts", str(artifacts)
+        str(certificate), "--public-key", str(public), "--artifacts", str(artifacts)
     )
     assert code == 1 and "report.json" in output and "FAIL" in output
+
+
+def test_rotation_keeps_old_certificates_verifiable(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    before = load_keyring(settings)
+    predicate = {"id": "cert_x", "output": {"artifacts": [{"name": "a", "sha256": "ab" * 32}]}}
+    old_certificate = attestation.sign(predicate, before)
+    old, new = rotate_key_file(settings)
+    after = load_keyring(settings)
+    assert old == before.active.keyid and new == after.active.keyid and old != new
+    assert [k.status for k in after.keys.values()] == ["active", "retired"]
+    keys = [k.key for k in after.keys.values()]
+    assert attestation.open_envelope(old_certificate, keys)["predicate"] == predicate
+    new_certificate = attestation.sign(predicate, after)
+    assert new_certificate["signatures"][0]["keyid"] == new
+    only_old = [k.key for k in public_keys(before.active.pem)]
+    assert attestation.open_envelope(old_certificate, only_old)

@@ -104,12 +104,15 @@ def test_verify_notices_a_relinked_or_missing_row(db: Database) -> None:
 def test_cli_audit_verify_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import typer
 
+    from cli import keys as cli_keys
     from cli import service as cli_service
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("SFD_DATABASE_URL", url)
+    monkeypatch.setenv("SFD_HOME", str(tmp_path))
     app = typer.Typer()
     cli_service.register(app)
+    cli_keys.register(app)
     runner = CliRunner()
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     created = runner.invoke(
