@@ -7,10 +7,11 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from api.deps import DatabaseDep, SettingsDep, StorageDep
+from api.problems import responses
 from domain.errors import Unavailable
 from worker import broker
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses=responses(429))
 
 
 @router.get("/healthz")
@@ -18,7 +19,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=responses(503))
 def readyz(db: DatabaseDep, storage: StorageDep, settings: SettingsDep) -> dict[str, str]:
     checks: dict[str, str] = {}
     try:

@@ -13,12 +13,17 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DatabaseDep, JobsReader, ModelsWriter, SettingsDep, StorageDep
+from api.problems import responses
 from api.schemas.common import ListOf
 from api.schemas.models import ModelOut, ModelReference
 from domain.base_models import service as models
 from domain.errors import DomainError, Invalid
 
-router = APIRouter(prefix="/v1/models", tags=["models"])
+router = APIRouter(
+    prefix="/v1/models",
+    tags=["models"],
+    responses=responses(401, 403, 404, 409, 413, 415, 422, 429),
+)
 ARCHIVE_TYPES = {
     "application/x-tar",
     "application/tar",

@@ -12,7 +12,7 @@ from api.deps import AnchoringDep
 from api.problems import responses
 from api.schemas.common import ListOf
 
-router = APIRouter(prefix="/v1/signing-keys", tags=["signing keys"])
+router = APIRouter(prefix="/v1/signing-keys", tags=["signing keys"], responses=responses(429))
 
 
 class SigningKeyOut(BaseModel):
@@ -23,7 +23,7 @@ class SigningKeyOut(BaseModel):
     public_key_pem: str
 
 
-@router.get("", response_model=ListOf[SigningKeyOut], responses=responses(429))
+@router.get("", response_model=ListOf[SigningKeyOut])
 def list_signing_keys(anchoring: AnchoringDep) -> ListOf[SigningKeyOut]:
     """Key ids are securesystemslib's (sha256 of the key's canonical JSON); DSSE signatures
     name the key that made them."""
