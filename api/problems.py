@@ -65,6 +65,8 @@ DESCRIPTIONS = {
     503: "A dependency (database, storage, broker) is unreachable.",
 }
 PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}
+# Declared on every ``/v1`` operation, so generated clients and fuzzers know every answer.
+V1_ERRORS = (401, 403, 404, 409, 413, 422, 429)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -8,18 +8,20 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from api.deps import Admin, DatabaseDep
-from api.problems import responses
+from api.problems import V1_ERRORS, responses
 from api.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, ApiKeyRotate
 from api.schemas.common import ListOf
 from domain.api_keys import service as api_keys
 
 router = APIRouter(
-    prefix="/v1/api_keys", tags=["api keys"], responses=responses(401, 403, 422, 429)
+    prefix="/v1/api_keys",
+    tags=["api keys"],
+    responses=responses(*V1_ERRORS),
 )
 KeyId = Annotated[str, Path(max_length=40)]
 
 
-@router.post("", status_code=201, response_model=ApiKeyCreated, responses=responses(413))
+@router.post("", status_code=201, response_model=ApiKeyCreated)
 def create_api_key(body: ApiKeyCreate, actor: Admin, db: DatabaseDep) -> ApiKeyCreated:
     """A new key; its secret is in this response only."""
     with db.session() as session:
@@ -48,13 +50,13 @@ def list_api_keys(
         return ListOf[ApiKeyOut](data=[ApiKeyOut.of(k) for k in page.data], has_more=page.has_more)
 
 
-@router.get("/{key_id}", response_model=ApiKeyOut, responses=responses(404))
+@router.get("/{key_id}", response_model=ApiKeyOut)
 def get_api_key(key_id: KeyId, actor: Admin, db: DatabaseDep) -> ApiKeyOut:
     with db.sessions() as session:
         return ApiKeyOut.of(api_keys.get_key(session, actor, key_id))
 
 
-@router.delete("/{key_id}", response_model=ApiKeyOut, responses=responses(404, 409))
+@router.delete("/{key_id}", response_model=ApiKeyOut)
 def revoke_api_key(key_id: KeyId, actor: Admin, db: DatabaseDep) -> ApiKeyOut:
     """Revoke the key at once (its dashboard sessions end too); the revoked key is returned."""
     with db.session() as session:
@@ -65,7 +67,6 @@ def revoke_api_key(key_id: KeyId, actor: Admin, db: DatabaseDep) -> ApiKeyOut:
     "/{key_id}/rotate",
     status_code=201,
     response_model=ApiKeyCreated,
-    responses=responses(404, 409, 413),
 )
 def rotate_api_key(
     key_id: KeyId, actor: Admin, db: DatabaseDep, body: ApiKeyRotate | None = None

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from api.deps import DatabaseDep, JobsReader, SettingsDep, StorageDep
-from api.problems import responses
+from api.problems import V1_ERRORS, responses
 from api.schemas.artifacts import ArtifactOut, PresignedDownload
 from api.schemas.common import ListOf
 from domain.artifacts import service as artifacts
@@ -20,7 +20,7 @@ from domain.storage import ObjectNotFound
 router = APIRouter(
     prefix="/v1/jobs/{job_id}/artifacts",
     tags=["artifacts"],
-    responses=responses(401, 403, 404, 409, 413, 422, 429, 503),
+    responses=responses(*V1_ERRORS, 503),
 )
 ArtifactName = Annotated[str, Path(max_length=64)]
 

@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import AnchoringDep, AuditReader, DatabaseDep, Forbidden
-from api.problems import responses
+from api.problems import V1_ERRORS, responses
 from api.schemas.audit import AuditEventOut, VerificationOut
 from api.schemas.common import ListOf
 from domain.audit import service as audit
 from domain.audit.verification import tenant_view
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=responses(401, 403, 422, 429))
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=responses(*V1_ERRORS))
 MAX_SEQ = 2**63 - 1
 
 

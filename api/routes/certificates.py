@@ -7,14 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from api.deps import AnchoringDep, AuditReader, DatabaseDep
-from api.problems import responses
+from api.problems import V1_ERRORS, responses
 from api.schemas.certificates import Envelope
 from domain.certificates import issue
 
 router = APIRouter(prefix="/v1/jobs/{job_id}/certificate", tags=["certificates"])
 
 
-@router.get("", response_model=Envelope, responses=responses(401, 403, 404, 409, 422, 429))
+@router.get("", response_model=Envelope, responses=responses(*V1_ERRORS))
 def get_certificate(
     job_id: Annotated[str, Path(max_length=64)],
     actor: AuditReader,

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DatabaseDep, JobsReader, JobsWriter, RunnerDep, SettingsDep
-from api.problems import responses
+from api.problems import V1_ERRORS, responses
 from api.schemas.common import ListOf
 from api.schemas.jobs import JobCreate, JobEventOut, JobOut, JobStatus
 from domain.hashing import sha256_json
@@ -21,7 +21,9 @@ from domain.jobs import service as jobs
 from domain.jobs import states
 
 router = APIRouter(
-    prefix="/v1/jobs", tags=["jobs"], responses=responses(401, 403, 404, 409, 413, 422, 429)
+    prefix="/v1/jobs",
+    tags=["jobs"],
+    responses=responses(*V1_ERRORS),
 )
 Limit = Annotated[int, Query(ge=1, le=100)]
 MAX_SEQ = 2**63 - 1

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DatabaseDep, JobsReader, ModelsWriter, SettingsDep, StorageDep
-from api.problems import responses
+from api.problems import V1_ERRORS, responses
 from api.schemas.common import ListOf
 from api.schemas.models import ModelOut, ModelReference
 from domain.base_models import service as models
@@ -22,7 +22,7 @@ from domain.errors import DomainError, Invalid
 router = APIRouter(
     prefix="/v1/models",
     tags=["models"],
-    responses=responses(401, 403, 404, 409, 413, 415, 422, 429),
+    responses=responses(*V1_ERRORS, 415),
 )
 ARCHIVE_TYPES = {
     "application/x-tar",
