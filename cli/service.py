@@ -291,10 +291,8 @@ def demo(
     _stack(rows).save(grid_path)
     console.print(f"generator loaded from {generator_dir}; one-step samples per class: {grid_path}")
     _print_report(json.loads(files["report.json"].read_text()))
-    chain = (
-        "verified" if verification["valid"] else f"BROKEN at row {verification['first_broken_seq']}"
-    )
-    console.print(f"audit chain: {chain} ({verification['checked']} events)")
+    chain = "verified" if verification["valid"] else f"BROKEN: {verification['reason']}"
+    console.print(f"audit chain: {chain} ({verification['events']} events of this tenant)")
 
 
 def _stack(rows: list[Any]) -> Any:
