@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Iterator
@@ -93,9 +94,10 @@ def test_compliance_officer_walkthrough(
     download = download_info.value
     target = screenshots / download.suggested_filename
     download.save_as(target)
-    document = json.loads(target.read_text())
-    assert document["job_id"] == dashboard.succeeded
-    assert document["signature"]["value"]
+    envelope = json.loads(target.read_text())
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    assert statement["predicate"]["job_id"] == dashboard.succeeded
+    assert envelope["signatures"][0]["sig"]
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
