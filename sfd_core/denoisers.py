@@ -138,7 +138,9 @@ class Denoiser(nn.Module):
     """A network plus its preconditioning, as an x0-predictor on the EDM scale.
 
     Subclasses override :meth:`predict` to pass their kind of condition; this one passes class
-    labels to a diffusers ``UNet2DModel`` (``num_class_embeds``).
+    labels to a diffusers ``UNet2DModel`` (``num_class_embeds``), or, for a floating-point
+    ``cond`` of shape ``N x embedding_dim``, those vectors in place of the class-embedding rows
+    (free conditioning vectors, which the attack probes optimise).
     """
 
     def __init__(self, network: nn.Module, preconditioning: Preconditioning) -> None:
@@ -147,7 +149,16 @@ class Denoiser(nn.Module):
         self.preconditioning = preconditioning
 
     def predict(self, x_in: Tensor, timestep: Tensor, cond: Any) -> Tensor:
-        return self.network(x_in, timestep, class_labels=cond).sample
+        if not torch.is_floating_point(cond):
+            return self.network(x_in, timestep, class_labels=cond).sample
+        labels = torch.zeros(len(cond), dtype=torch.long, device=cond.device)
+        hook = self.network.class_embedding.register_forward_hook(
+            lambda _module, _inputs, output: cond.to(output.dtype)
+        )
+        try:
+            return self.network(x_in, timestep, class_labels=labels).sample
+        finally:
+            hook.remove()
 
     def forward(self, x: Tensor, sigma: Tensor, cond: Any) -> Tensor:
         sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)

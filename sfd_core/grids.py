@@ -66,10 +66,12 @@ def before_after_grid(
     return canvas
 
 
-def image_rows(rows: Sequence[Tensor], row_names: Sequence[str], *, scale: int = 6) -> Image.Image:
+def image_rows(
+    rows: Sequence[Tensor], row_names: Sequence[str], *, scale: int = 6, label_width: int = 60
+) -> Image.Image:
     """A labelled grid: one row of upscaled samples per name."""
     pictures = [image_row(r, scale) for r in rows]
-    label_w, pad = 60, 6
+    label_w, pad = label_width, 6
     row_h = max(p.height for p in pictures)
     width = label_w + max(p.width for p in pictures) + pad
     canvas = Image.new("RGB", (width, pad + len(pictures) * (row_h + pad)), BACKGROUND)

@@ -27,8 +27,7 @@ def karras_sigmas(steps: int, sigma_min: float, sigma_max: float, rho: float = 7
     return torch.cat([sigmas, sigmas.new_zeros(1)])
 
 
-@torch.no_grad()
-def heun_sample(
+def heun_solve(
     denoiser: Denoiser,
     cond: Tensor,
     shape: tuple[int, ...],
@@ -42,7 +41,8 @@ def heun_sample(
     clamp: bool = True,
 ) -> Tensor:
     """Samples in [-1, 1] for the conditions ``cond`` (one per sample); ``clamp=False`` for
-    latent models, whose samples are not images.
+    latent models, whose samples are not images. Differentiable (attack probes steer through
+    it); :func:`heun_sample` is the same without gradients.
 
     ``shape`` is one sample's shape, e.g. ``(1, 8, 8)``; the batch size is ``len(cond)``.
     ``noise`` (standard normal, ``(len(cond), *shape)``) replaces the draw from ``generator``.
@@ -69,3 +69,6 @@ def heun_sample(
             x_next = x + (s_next - s_cur) * 0.5 * (d_cur + d_next)
         x = x_next
     return x.clamp(-1, 1) if clamp else x
+
+
+heun_sample = torch.no_grad()(heun_solve)

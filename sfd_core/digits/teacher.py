@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -76,11 +77,16 @@ def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
         p_ema.lerp_(p, 1.0 - decay)
 
 
-def train_teacher(config: TeacherTrainingConfig) -> tuple[UNet2DModel, dict]:
-    """Train on the digits train split; return the EMA UNet and a training summary."""
+def train_teacher(
+    config: TeacherTrainingConfig, exclude: Sequence[int] = ()
+) -> tuple[UNet2DModel, dict]:
+    """Train on the digits train split without the ``exclude`` classes (a reference model that
+    never learned them); return the EMA UNet and a training summary."""
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     images, labels = load_digits_tensors("train")
+    keep = ~torch.isin(labels, torch.tensor(list(exclude), dtype=labels.dtype))
+    images, labels = images[keep], labels[keep]
     unet = build_unet()
     ema_unet = copy.deepcopy(unet).requires_grad_(False)
     denoiser = Denoiser(unet, EDMPreconditioning(SIGMA_DATA, "epsilon"))
@@ -104,6 +110,7 @@ def train_teacher(config: TeacherTrainingConfig) -> tuple[UNet2DModel, dict]:
             bar.set_postfix(loss=f"{running:.4f}")
     summary = {
         **asdict(config),
+        "excluded_classes": [CLASS_NAMES[i] for i in exclude],
         "wall_seconds": round(time.time() - start, 1),
         "final_loss": round(running, 4),
     }

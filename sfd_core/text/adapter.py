@@ -38,6 +38,8 @@ class PromptDenoiser(Denoiser):
     """A conditional UNet whose conditions are ids into ``prompt_embeds``, with CFG.
 
     ``uncond_ids[i]`` is the id whose embedding serves as prompt ``i``'s unconditional branch.
+    A floating-point ``cond`` (``N x L x D``) is taken as the prompt embeddings themselves, with
+    prompt 0's unconditional branch.
     ``guidance_scale == 1`` runs one network evaluation and no guidance.
     """
 
@@ -64,10 +66,12 @@ class PromptDenoiser(Denoiser):
         self.uncond_ids = uncond_ids.long().to(device)
 
     def predict(self, x_in: Tensor, timestep: Tensor, cond: Tensor) -> Tensor:
-        embeds = self.prompt_embeds[cond].to(x_in.dtype)
+        free = torch.is_floating_point(cond)  # free prompt embeddings (attack probes)
+        embeds = (cond if free else self.prompt_embeds[cond]).to(x_in.dtype)
         if self.guidance_scale == 1.0:
             return self.network(x_in, timestep, encoder_hidden_states=embeds).sample
-        uncond = self.prompt_embeds[self.uncond_ids[cond]].to(x_in.dtype)
+        uncond_ids = self.uncond_ids[:1].expand(len(cond)) if free else self.uncond_ids[cond]
+        uncond = self.prompt_embeds[uncond_ids].to(x_in.dtype)
         both = self.network(
             torch.cat([x_in, x_in]),
             torch.cat([timestep, timestep]),

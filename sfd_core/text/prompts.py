@@ -60,7 +60,7 @@ def rewrite(prompt: str, concept: str, surrogate: str) -> str:
     return " ".join(_pattern(concept).sub(surrogate.strip(), prompt).split())
 
 
-def _clean(prompts: Sequence[str] | None, what: str) -> list[str] | None:
+def clean_prompts(prompts: Sequence[str] | None, what: str) -> list[str] | None:
     if prompts is None:
         return None
     if isinstance(prompts, str):
@@ -108,9 +108,9 @@ def build_prompt_table(
     if spec.mode != "fixed":
         raise ForgetSpecError("text-to-image models need a fixed surrogate phrase per concept")
     pairs = [(u, s or "") for u, s in spec.pairs()]
-    user_prompts = _clean(prompts, "prompts")
-    user_retain = _clean(retain_prompts, "retain_prompts")
-    user_templates = _clean(templates, "templates")
+    user_prompts = clean_prompts(prompts, "prompts")
+    user_retain = clean_prompts(retain_prompts, "retain_prompts")
+    user_templates = clean_prompts(templates, "templates")
     if user_templates is not None and not all("{}" in t for t in user_templates):
         raise ForgetSpecError("every template needs a '{}' where the concept goes")
     if user_prompts is not None:

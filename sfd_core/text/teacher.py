@@ -14,10 +14,10 @@ from ..conditions import ForgetPlan, ForgetSpec, ForgetSpecError
 from ..config import SFDConfig
 from ..teachers import Teacher
 from .adapter import PromptDenoiser, encode_prompts
-from .prompts import PromptTable, build_prompt_table
+from .prompts import PromptTable, build_prompt_table, clean_prompts
 
 DECODE_BATCH = 16
-PLAN_OPTIONS = ("prompts", "retain_prompts", "templates", "negative_prompt")
+PLAN_OPTIONS = ("prompts", "retain_prompts", "templates", "negative_prompt", "paraphrases")
 
 
 @dataclass
@@ -34,6 +34,7 @@ class TextToImageTeacher(Teacher):
     prompts: list[str] = field(default_factory=list)  # the model's own prompt list, if any
     evaluator: str | None = None
     prompt_table: PromptTable | None = None
+    paraphrases: list[str] = field(default_factory=list)  # extra prompts the probes try
     kind: str = "text"
 
     @property
@@ -52,6 +53,8 @@ class TextToImageTeacher(Teacher):
             raise ForgetSpecError(
                 f"unknown option(s) {', '.join(unknown)}; text models take {accepted}"
             )
+        options = dict(options)
+        self.paraphrases = clean_prompts(options.pop("paraphrases", None), "paraphrases") or []
         table = build_prompt_table(spec, model_prompts=self.prompts, **options)
         self.prompt_denoiser.set_prompts(self.encode(table.prompts), torch.tensor(table.uncond_ids))
         self.prompt_table = table
@@ -61,7 +64,6 @@ class TextToImageTeacher(Teacher):
         self.prompt_denoiser.guidance_scale = config.guidance_scale
         self.prompt_denoiser.gradient_checkpointing = config.gradient_checkpointing
 
-    @torch.no_grad()
     def decode(self, samples: Tensor) -> Tensor:
         if self.vae is None:
             return samples.clamp(-1, 1)
