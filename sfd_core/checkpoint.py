@@ -1,6 +1,7 @@
 """Exact-resume checkpoints in one safetensors file (no pickle).
 
-Tensors: the fake score, generator and EMA weights, both Adam states and the RNG state.
+Tensors: the fake score, generator and EMA weights, both Adam states and the RNG state (and,
+for hardened SFD, the adversarial pool, its Adam state and what each vector last found).
 Everything else (step, optimiser hyperparameters, config) rides in the file's JSON metadata.
 A resumed run is bit-identical to an uninterrupted one on the CPU.
 """
@@ -23,11 +24,17 @@ FORMAT = "sfd-checkpoint-1"
 
 
 def _modules(trainer: SFDTrainer) -> dict[str, torch.nn.Module]:
-    return {"fake_score": trainer.fake_score, "generator": trainer.generator, "ema": trainer.ema}
+    modules = {"fake_score": trainer.fake_score, "generator": trainer.generator, "ema": trainer.ema}
+    if trainer.hardener is not None:
+        modules["harden_pool"] = trainer.hardener.pool
+    return modules
 
 
 def _optimizers(trainer: SFDTrainer) -> dict[str, torch.optim.Optimizer]:
-    return {"opt_fake": trainer.opt_fake, "opt_generator": trainer.opt_generator}
+    optimizers = {"opt_fake": trainer.opt_fake, "opt_generator": trainer.opt_generator}
+    if trainer.hardener is not None:
+        optimizers["opt_harden_pool"] = trainer.hardener.optimizer
+    return optimizers
 
 
 def _flatten_optimizer(
@@ -52,6 +59,8 @@ def save(trainer: SFDTrainer, path: Path) -> Path:
         for name, opt in _optimizers(trainer).items()
     }
     tensors["rng"] = trainer.rng.get_state()
+    if trainer.hardener is not None:
+        tensors["harden_found"] = trainer.hardener.found.contiguous()
     metadata = {
         "format": FORMAT,
         "step": str(trainer.step),
@@ -90,4 +99,6 @@ def load(trainer: SFDTrainer, path: Path) -> None:
                 slots.setdefault(int(index), {})[slot] = on_device
         opt.load_state_dict({"state": slots, "param_groups": groups[name]})
     trainer.rng.set_state(tensors["rng"])
+    if trainer.hardener is not None:
+        trainer.hardener.found = tensors["harden_found"]
     trainer.step = int(metadata["step"])

@@ -49,6 +49,15 @@ class SFDConfig:
     # Recompute activations in the backward pass of the fake score and generator (big models).
     gradient_checkpointing: bool = False
     bf16: bool = False
+    # Hardened SFD (sfd_core.hardening): adversarial conditioning vectors, repelled by the
+    # teacher's own classifier. Off by default; see docs/ROBUSTNESS.md for its measured cost.
+    harden: bool = False
+    harden_pool: int = 16
+    harden_attack_lr: float = 0.05
+    harden_attack_batch: int = 2
+    harden_restart_every: int = 10
+    harden_batch: int = 16
+    harden_weight: float = 1.0
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -84,6 +93,12 @@ class SFDConfig:
             (-10 <= self.p_mean <= 10, "p_mean must be in [-10, 10]"),
             (0 < self.p_std <= 10, "p_std must be in (0, 10]"),
             (0 < self.sigma_data <= 100, "sigma_data must be in (0, 100]"),
+            (1 <= self.harden_pool <= 256, "harden_pool must be between 1 and 256"),
+            (0 < self.harden_attack_lr < 10, "harden_attack_lr must be in (0, 10)"),
+            (1 <= self.harden_attack_batch <= 64, "harden_attack_batch must be in [1, 64]"),
+            (1 <= self.harden_restart_every <= 10_000, "harden_restart_every in [1, 10000]"),
+            (1 <= self.harden_batch <= 1024, "harden_batch must be between 1 and 1024"),
+            (0 <= self.harden_weight <= 1000, "harden_weight must be in [0, 1000]"),
         ]
         for ok, message in checks:
             if not ok:

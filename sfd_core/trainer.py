@@ -21,6 +21,7 @@ from . import checkpoint
 from .conditions import ForgetPlan
 from .config import SFDConfig
 from .denoisers import Denoiser
+from .hardening import Hardener
 from .losses import FakeScoreLoss, GeneratorLoss, KarrasSigmas, LogNormalSigmas
 from .progress import ProgressCallback, ProgressEvent, StopCheck
 
@@ -78,6 +79,13 @@ class SFDTrainer:
         )
         self.rng = torch.Generator().manual_seed(seed)
         self.step = 0
+        self.hardener = (
+            Hardener(
+                self.teacher, self.generator, plan, config, self.rng, self._randn, self._one_step
+            )
+            if config.harden
+            else None
+        )
 
     # -- sampling helpers -------------------------------------------------------------------
     def _randn(self, n: int) -> Tensor:
@@ -90,6 +98,9 @@ class SFDTrainer:
 
     def _generate(self, generator: Denoiser, cond: Tensor) -> Tensor:
         return one_step_generate(generator, self._randn(len(cond)), cond, self.config.sigma_init)
+
+    def _one_step(self, generator: Denoiser, noise: Tensor, cond: Tensor) -> Tensor:
+        return one_step_generate(generator, noise, cond, self.config.sigma_init)
 
     def _drop_conditions(self, cond: Tensor) -> Tensor:
         """Swap conditions for the null one with probability ``cond_dropout`` (CFG training)."""
@@ -172,14 +183,24 @@ class SFDTrainer:
             )
             retain_loss, forget_loss = _masked_mean(loss_r, ok_r), _masked_mean(loss_f, ok_f)
             total = cfg.retain_weight * retain_loss + cfg.forget_weight * forget_loss
+            losses = {"gen_retain": retain_loss.item(), "gen_forget": forget_loss.item()}
+            if self.hardener is not None:
+                repel = self.hardener.repel_loss(self.generator)
+                total = total + cfg.harden_weight * torch.nan_to_num(repel)
+                losses["gen_repel"] = repel.item()
         self._apply(self.opt_generator, self.generator, total.float())
         self._update_ema()
-        dropped = int((~ok_r).sum() + (~ok_f).sum())
-        return {
-            "gen_retain": retain_loss.item(),
-            "gen_forget": forget_loss.item(),
-            "nan_dropped": dropped,
-        }
+        losses["nan_dropped"] = int((~ok_r).sum() + (~ok_f).sum())
+        return losses
+
+    def _harden_step(self) -> None:
+        """The pool's attack step against the current generator (hardened SFD only)."""
+        assert self.hardener is not None
+        self.generator.requires_grad_(False)
+        with self._autocast():
+            self.hardener.attack_step(self.generator)
+        if (self.step + 1) % self.config.harden_restart_every == 0:
+            self.hardener.restart_weakest(self.step)
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -192,10 +213,14 @@ class SFDTrainer:
             ema_b.copy_(b)
 
     def train_step(self) -> dict[str, float]:
-        """One SFD iteration: a fake-score step, then a generator step (and its EMA)."""
+        """One SFD iteration: a fake-score step, the adversarial pool's step when hardened,
+        then a generator step (and its EMA)."""
         self.fake_score.train()
         self.generator.train()
-        losses = self._fake_score_step() | self._generator_step()
+        losses = self._fake_score_step()
+        if self.hardener is not None:
+            self._harden_step()
+        losses |= self._generator_step()
         self.step += 1
         return losses
 
