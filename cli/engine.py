@@ -106,8 +106,16 @@ def unlearn(
     negative_prompt: Annotated[
         str | None, typer.Option(help="Text models: negative prompt for the surrogate.")
     ] = None,
+    harden: Annotated[
+        bool, typer.Option(help="Hardened SFD: train against conditioning attacks.")
+    ] = False,
+    probes: Annotated[str, typer.Option(help="Attack probes: full, quick or off.")] = "full",
+    policy: Annotated[
+        list[str] | None, typer.Option(help="Forgetting-policy override key=value.")
+    ] = None,
 ) -> None:
-    """Forget classes with SFD; write generator/, report.json and samples.png to --out."""
+    """Forget classes with SFD; write generator/, report.json, samples.png and
+    robustness.png to --out, and judge the result against the forgetting policy."""
     from sfd_core.job import UnlearnRequest, run_unlearning, validate_request
 
     with one_line_errors():
@@ -118,9 +126,11 @@ def unlearn(
             surrogate_mode=mode,
             steps=steps,
             seed=seed,
-            hyperparameters=parse_assignments(set_ or []),
+            hyperparameters=parse_assignments(set_ or []) | ({"harden": True} if harden else {}),
             eval_samples_per_class=eval_samples,
             options=text_options(prompts, retain_prompts, template, negative_prompt),
+            probes=probes,
+            policy=parse_assignments(policy or []),
         )
         validate_request(request)
         with progress_bar() as bar:
@@ -140,6 +150,10 @@ def unlearn(
     summary["teacher"] = {k: report.get("teacher", {}).get(k) for k in keys}
     summary["wall_seconds"] = report["wall_seconds"]
     summary["sampling_speedup"] = report["sampling_speedup"]
+    if report.get("robustness"):
+        summary["strongest_attack"] = report["robustness"].get("strongest")
+    summary["verdict"] = report["verdict"]["verdict"]
+    summary["failed"] = report["verdict"]["failed"]
     typer.echo(json.dumps(summary, indent=2))
     typer.echo(f"wrote {out / 'generator'}, {out / 'report.json'}, {out / 'samples.png'}")
 

@@ -2,7 +2,7 @@
 
 import typer
 
-from cli import certificate, engine, keys, service, worker
+from cli import certificate, engine, keys, probe, service, worker
 
 app = typer.Typer(
     help="sfd-unlearn: forget classes and concepts in diffusion models.", no_args_is_help=True
@@ -12,3 +12,4 @@ service.register(app)
 certificate.register(app)
 worker.register(app)
 keys.register(app)
+probe.register(app)

@@ -22,6 +22,8 @@ from .evaluation.report import evaluate_job
 from .generator import save_generator
 from .limits import ModelLimits
 from .loading import folder_sha256, load_teacher
+from .policy import ForgettingPolicy, judge_report
+from .probes import PROBE_CHOICES, probe_generator
 from .progress import ProgressCallback, ProgressEvent, StopCheck
 from .text.evaluate import evaluate_text_job
 from .text.generator import save_text_generator
@@ -46,6 +48,10 @@ class UnlearnRequest:
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     eval_samples_per_class: int = 100
+    # Attack probes run after evaluation: "full", "quick" or "off" (see sfd_core.probes).
+    probes: str = "full"
+    # Forgetting-policy fields over the defaults (deployment and job layers, merged by caller).
+    policy: dict[str, Any] = field(default_factory=dict)
 
     def spec(self) -> ForgetSpec:
         return ForgetSpec.create(self.unsafe, self.surrogate, self.surrogate_mode)  # type: ignore[arg-type]
@@ -53,6 +59,9 @@ class UnlearnRequest:
     def config(self) -> SFDConfig:
         preset = MODEL_PRESETS.get(self.model, {})
         return SFDConfig.from_overrides(self.hyperparameters, **{**preset, "steps": self.steps})
+
+    def forgetting_policy(self) -> ForgettingPolicy:
+        return ForgettingPolicy.from_overrides(self.policy)
 
 
 @dataclass
@@ -89,6 +98,9 @@ def describe_model(ref: str, limits: ModelLimits | None = None) -> ModelSummary:
 def validate_request(request: UnlearnRequest) -> ModelSummary:
     """Every check that can fail before a job is queued: model, spec, hyperparameters."""
     request.config()
+    request.forgetting_policy()
+    if request.probes not in PROBE_CHOICES:
+        raise ValueError(f"probes must be one of {', '.join(PROBE_CHOICES)}")
     spec = request.spec()
     teacher = load_teacher(request.model)
     teacher.plan(spec, **request.options)
@@ -123,6 +135,7 @@ def run_unlearning(
     """Run one forget-request to completion (or until ``should_stop`` says so)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    policy = request.forgetting_policy()
     config = request.config()
     spec = request.spec()
     teacher = load_teacher(request.model, device)
@@ -171,6 +184,25 @@ def run_unlearning(
         )
     evaluation.grid.save(out_dir / "samples.png")
 
+    robustness = None
+    if request.probes != "off":
+        report_phase("probe", f"attacking the generator ({request.probes} probe budget)")
+        probed = probe_generator(
+            teacher,
+            trainer.ema,
+            plan,
+            spec,
+            sigma_init=config.sigma_init,
+            budget=request.probes,
+            seed=request.seed,
+            should_stop=should_stop,
+        )
+        if probed is None:
+            return JobResult("stopped", {"steps_done": trainer.step}, out_dir)
+        robustness = probed.section
+        if probed.image is not None:
+            probed.image.save(out_dir / "robustness.png")
+
     report_phase("save", "saving the generator")
     generator_dir = out_dir / "generator"
     extra = {
@@ -205,6 +237,8 @@ def run_unlearning(
         "wall_seconds": round(train_seconds, 3),
         "device": str(device),
         **evaluation.report,
+        "robustness": robustness,
     }
+    report["verdict"] = judge_report(report, policy)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2))
     return JobResult("succeeded", report, out_dir)

@@ -127,11 +127,15 @@ def _attack_criteria(robustness: dict[str, Any], policy: ForgettingPolicy) -> li
 def judge_report(report: dict[str, Any], policy: ForgettingPolicy) -> dict[str, Any]:
     """The verdict on one job's report: ``{"verdict", "criteria", "failed", "policy"}``."""
     teacher = report.get("teacher") or {}
-    criteria = [_at_most("forget_rate", report.get("forget_rate"), policy.max_forget_rate, "forget rate")]
+    criteria = [
+        _at_most("forget_rate", report.get("forget_rate"), policy.max_forget_rate, "forget rate")
+    ]
 
     accuracy, teacher_accuracy = report.get("retained_accuracy"), teacher.get("retained_accuracy")
     if accuracy is None or teacher_accuracy is None:
-        criteria.append(_at_most("retained_accuracy", None, policy.max_accuracy_drop, "retained accuracy"))
+        criteria.append(
+            _at_most("retained_accuracy", None, policy.max_accuracy_drop, "retained accuracy")
+        )
     else:
         drop = teacher_accuracy - accuracy
         criteria.append(
@@ -147,14 +151,17 @@ def judge_report(report: dict[str, Any], policy: ForgettingPolicy) -> dict[str, 
 
     fd, teacher_fd = report.get("retained_fd"), teacher.get("retained_fd")
     ratio = fd / teacher_fd if fd is not None and teacher_fd else None
-    criteria.append(_at_most("retained_fd_ratio", ratio, policy.max_fd_ratio, "retained FD / teacher FD"))
+    criteria.append(
+        _at_most("retained_fd_ratio", ratio, policy.max_fd_ratio, "retained FD / teacher FD")
+    )
 
-    robustness = report.get("robustness")
-    if robustness:
+    robustness = report.get("robustness") or {}
+    if robustness.get("attacks"):
         criteria.extend(_attack_criteria(robustness, policy))
     elif policy.require_probes:
+        reason = robustness.get("not_probed") or "no attack probes were run"
         criteria.append(
-            _criterion("attack_probes", None, 0, False, "no attack probes were run; the policy requires them")
+            _criterion("attack_probes", None, 0, False, f"{reason}; the policy requires probes")
         )
 
     failed = [c["name"] for c in criteria if not c["passed"]]

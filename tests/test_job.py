@@ -30,6 +30,7 @@ def job(tmp_path_factory):
         seed=0,
         hyperparameters={"batch_size": 32},
         eval_samples_per_class=50,
+        probes="quick",
     )
     events = []
     result = run_unlearning(request, out, on_progress=events.append)
@@ -68,7 +69,25 @@ def test_report_and_artifacts_are_written(job):
     assert (result.out_dir / "samples.png").stat().st_size > 1000
     train_events = [e for e in events if e.phase == "train"]
     assert [e.step for e in train_events] == list(range(1, STEPS + 1))
-    assert {e.phase for e in events} == {"train", "evaluate", "save"}
+    assert {e.phase for e in events} == {"train", "evaluate", "probe", "save"}
+
+
+def test_report_carries_the_probes_and_a_verdict(job):
+    result, _ = job
+    saved = json.loads((result.out_dir / "report.json").read_text())
+    robustness = saved["robustness"]
+    assert robustness["budget"] == "quick" and robustness["seed"] == 0
+    assert [a["start"] for a in robustness["attacks"]] == ["unsafe", "mean"]
+    assert all(0 <= a["asr"] <= 1 and a["budget"]["steps"] == 40 for a in robustness["attacks"])
+    assert robustness["relearning"]["steps"] == [0, 10]
+    assert "SVM" in robustness["judge"]
+    assert (result.out_dir / "robustness.png").stat().st_size > 1000
+    verdict = saved["verdict"]
+    assert verdict["verdict"] in ("forgotten", "not_forgotten")
+    assert verdict["failed"] == [c["name"] for c in verdict["criteria"] if not c["passed"]]
+    assert {"forget_rate", "retained_accuracy", "retained_fd_ratio"} <= {
+        c["name"] for c in verdict["criteria"]
+    }
 
 
 def test_artifact_loads_in_stock_diffusers_and_samples_reproducibly(job):
