@@ -129,6 +129,15 @@ def sample_recognition(unet: UNet2DModel, per_class: int, seed: int) -> tuple[Te
     return samples, float(recognised.float().mean())
 
 
+def _excluded_note(excluded: Sequence[str]) -> str:
+    if not excluded:
+        return ""
+    return (
+        f" Trained without class(es) {', '.join(excluded)}: a reference model that never learned"
+        " them (their embedding rows are untrained)."
+    )
+
+
 def save_teacher(unet: UNet2DModel, training: dict, out: Path = BUNDLED_MODELS["digits"]) -> None:
     """Write the pipeline-style folder ``load_teacher`` reads: unet/, scheduler/, sfd_model.json."""
     unet.save_pretrained(out / "unet", safe_serialization=True)
@@ -140,6 +149,7 @@ def save_teacher(unet: UNet2DModel, training: dict, out: Path = BUNDLED_MODELS["
         "description": (
             "Class-conditional EDM diffusion model of scikit-learn's 8x8 digits; class 10 is "
             "the unconditional (null) class. Sample with the 18-step Heun sampler (35 NFE)."
+            + _excluded_note(training.get("excluded_classes", []))
         ),
         "training": training,
     }
