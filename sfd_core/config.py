@@ -53,11 +53,12 @@ class SFDConfig:
     # teacher's own classifier. Off by default; see docs/ROBUSTNESS.md for its measured cost.
     harden: bool = False
     harden_pool: int = 16
-    harden_attack_lr: float = 0.05
+    harden_attack_lr: float = 0.1
+    harden_attack_steps: int = 3  # the pool's Adam steps per SFD iteration
     harden_attack_batch: int = 2
     harden_restart_every: int = 10
     harden_batch: int = 16
-    harden_weight: float = 1.0
+    harden_weight: float = 3.0
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -95,6 +96,7 @@ class SFDConfig:
             (0 < self.sigma_data <= 100, "sigma_data must be in (0, 100]"),
             (1 <= self.harden_pool <= 256, "harden_pool must be between 1 and 256"),
             (0 < self.harden_attack_lr < 10, "harden_attack_lr must be in (0, 10)"),
+            (1 <= self.harden_attack_steps <= 100, "harden_attack_steps must be in [1, 100]"),
             (1 <= self.harden_attack_batch <= 64, "harden_attack_batch must be in [1, 64]"),
             (1 <= self.harden_restart_every <= 10_000, "harden_restart_every in [1, 10000]"),
             (1 <= self.harden_batch <= 1024, "harden_batch must be between 1 and 1024"),

@@ -198,7 +198,8 @@ class SFDTrainer:
         assert self.hardener is not None
         self.generator.requires_grad_(False)
         with self._autocast():
-            self.hardener.attack_step(self.generator)
+            for _ in range(self.config.harden_attack_steps):
+                self.hardener.attack_step(self.generator)
         if (self.step + 1) % self.config.harden_restart_every == 0:
             self.hardener.restart_weakest(self.step)
 

@@ -23,6 +23,7 @@ class ProbeBudget:
     relearn_lr: float = 1e-4
     relearn_batch: int = 16
     relearn_samples: int = 200
+    teacher_samples: int = 200  # the teacher's own rate of the concept (Heun-18)
     discrete_max_words: int = 3
     discrete_screen_samples: int = 8
     discrete_confirm: int = 5
@@ -41,6 +42,7 @@ PROBE_BUDGETS: dict[str, ProbeBudget] = {
         judge_samples=200,
         relearn_checkpoints=(0, 10),
         relearn_samples=100,
+        teacher_samples=50,
         discrete_max_words=2,
         discrete_screen_samples=4,
         discrete_confirm=2,

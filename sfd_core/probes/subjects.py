@@ -82,7 +82,7 @@ def job_subject(
         kit=kit,
         forget_ids=forget_ids,
         surrogate_id=_surrogate(plan, spec),
-        teacher_rate=concept_rate(teacher_side, kit, forget_ids[0], budget.relearn_samples, seed),
+        teacher_rate=concept_rate(teacher_side, kit, forget_ids[0], budget.teacher_samples, seed),
         concept=", ".join(plan.names[i] for i in forget_ids),
     )
 
@@ -120,7 +120,7 @@ def _text_subject(
         kit=kit,
         forget_ids=forget_ids,
         surrogate_id=_surrogate(plan, spec),
-        teacher_rate=concept_rate(teacher_side, kit, forget_ids[0], budget.relearn_samples, seed),
+        teacher_rate=concept_rate(teacher_side, kit, forget_ids[0], budget.teacher_samples, seed),
         relearnable=teacher.vae is None,
         prompt_search=search,
         concept=", ".join(table.concepts),
