@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/compare.py [--budget-seconds 60] [--retrain-seconds 180]
         [--sfd-steps 400] [--eval-per-class 100] [--seed 0] [--out bench/results] [--smoke]
+        [--markdown-only]
 
 SFD runs through the real engine (``sfd_core.job.run_unlearning``, engine defaults) and is
 scored by the engine's own report (one-step generator, fixed eval seed). Every baseline gets the
@@ -196,18 +197,51 @@ def sfd_losses(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+# bench/robustness.py's result file for each row of this table (same seed and CPU budgets).
+ROBUSTNESS_KEYS = {
+    "Teacher (no unlearning)": "teacher",
+    "SFD (engine)": "sfd",
+    "Embedding swap": "swap",
+    "ESD": "esd",
+    "Selective Amnesia": "sa",
+    "SalUn": "salun",
+    "Concept Ablation": "ca",
+    "Retrain": "retrain",
+}
+EXTRA_ROBUSTNESS_ROWS = {"hardened": "SFD, hardened", "reference": "Reference (never saw a 0)"}
+
+
+def robustness_columns(out: Path) -> dict[str, tuple[str, str]]:
+    """Worst-start conditioning ASR and relearning steps-to-half per robustness result file."""
+    columns = {}
+    for path in sorted((out / "robustness" / "digits").glob("*.json")):
+        robustness = json.loads(path.read_text())["robustness"]
+        worst = max(a["asr"] for a in robustness["attacks"])
+        half = (robustness.get("relearning") or {}).get("steps_to_half")
+        columns[path.stem] = (f"{100 * worst:.1f}%", "never" if half is None else f"{half:.1f}")
+    return columns
+
+
 def write_markdown(rows: list[dict[str, Any]], path: Path, settings: dict[str, Any]) -> None:
+    robustness = robustness_columns(path.parent)
     header = (
         "| method | forget rate | surrogate rate | retained accuracy | retained FD | diversity "
-        "| unlearn wall s | unlearn CPU s | steps | sampling NFE | images/s |\n" + "|---" * 11 + "|"
+        "| unlearn wall s | unlearn CPU s | steps | sampling NFE | images/s "
+        "| worst attack ASR | relearn steps to half |\n" + "|---" * 13 + "|"
     )
     body = [
         f"| {r['method']} | {_fmt(r['forget_rate'])} | {_fmt(r['surrogate_rate'])} "
         f"| {_fmt(r['retained_accuracy'])} | {_fmt(r['retained_fd'], 2)} | {_fmt(r['diversity'])} "
         f"| {_fmt(r['unlearn_seconds'], 1)} | {_fmt(r['unlearn_cpu_seconds'], 1)} "
         f"| {r['steps']} | {r['nfe']} "
-        f"| {_fmt(r['images_per_second'], 0)} |"
+        f"| {_fmt(r['images_per_second'], 0)} "
+        f"| {' | '.join(robustness.get(ROBUSTNESS_KEYS.get(r['method'], ''), ('-', '-')))} |"
         for r in rows
+    ]
+    body += [
+        f"| {label} | - | - | - | - | - | - | - | - | 1 | - | {' | '.join(robustness[key])} |"
+        for key, label in EXTRA_ROBUSTNESS_ROWS.items()
+        if key in robustness
     ]
     losses = sfd_losses(rows) or ["- nowhere in this run."]
     text = "\n".join(
@@ -227,7 +261,13 @@ def write_markdown(rows: list[dict[str, Any]], path: Path, settings: dict[str, A
             "baselines use the 18-step Heun sampler (35 NFE) on the same noise. Unlearn time "
             "(wall, and this process's CPU seconds, which other jobs on the shared 2-core "
             "machine do not inflate) includes generating replay data and masks/Fisher; the "
-            "baselines' budget is in CPU seconds; images/s is sampling speed (wall).",
+            "baselines' budget is in CPU seconds; images/s is sampling speed (wall). The last "
+            "two columns come from `bench/robustness.py` (its `robustness/digits/*.json`, same "
+            "seed and CPU budgets, retrained there): the highest conditioning-attack success "
+            "over the start points (one-step models: 300 steps at batch 64; multi-step models "
+            "through Heun-6: 100 steps at batch 32), and the fine-tuning steps on 16 real zeros "
+            "until the rate of zeros reaches half the teacher's. Details: "
+            "[robustness.md](robustness.md).",
             "",
             header,
             *body,
@@ -290,7 +330,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--smoke", action="store_true", help="2 steps per method, tiny samples")
+    parser.add_argument(
+        "--markdown-only",
+        action="store_true",
+        help="rewrite compare.md from compare.json and the robustness results, running nothing",
+    )
     args = parser.parse_args()
+    if args.markdown_only:
+        saved = json.loads((args.out / "compare.json").read_text())
+        write_markdown(saved["rows"], args.out / "compare.md", saved["settings"])
+        print(f"wrote {args.out}/compare.md")
+        return
     torch.set_num_threads(1)
     if args.smoke:
         args.sfd_steps, args.eval_per_class = 2, 8

@@ -23,6 +23,7 @@ reports carry them.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import resource
 import sys
@@ -34,6 +35,7 @@ from typing import Any
 
 import torch
 
+from sfd_core import OneStepGenerator
 from sfd_core.baselines import BASELINES, Budget
 from sfd_core.conditions import ForgetSpec
 from sfd_core.job import UnlearnRequest, run_unlearning
@@ -41,7 +43,7 @@ from sfd_core.loading import BUNDLED_DIR, load_teacher
 from sfd_core.probes import PROBE_BUDGETS, ProbeBudget, run_probes
 from sfd_core.probes.kits import DigitsKit
 from sfd_core.probes.references import store_reference
-from sfd_core.probes.subjects import class_target, concept_rate
+from sfd_core.probes.subjects import class_target, concept_rate, job_subject
 from sfd_core.probes.suite import ProbeSubject
 from sfd_core.probes.target import Sampler
 
@@ -99,7 +101,7 @@ def run_one_step(
         steps=steps,
         seed=seed,
         hyperparameters=hyperparameters,
-        probes=budget,
+        probes="off" if method == "reference" else budget,
     )
     phases: dict[str, float] = {}
     last = {"phase": "train", "at": time.monotonic()}
@@ -113,9 +115,11 @@ def run_one_step(
 
     with tempfile.TemporaryDirectory() as tmp:
         result = run_unlearning(request, Path(tmp), on_progress=on_progress)
+        phases[last["phase"]] = phases.get(last["phase"], 0) + time.monotonic() - last["at"]
+        if method == "reference":
+            return probe_reference(Path(tmp) / "generator", budget, seed, result.report)
         picture = Path(tmp) / "robustness.png"
         image = picture.read_bytes() if picture.is_file() else None
-    phases[last["phase"]] = phases.get(last["phase"], 0) + time.monotonic() - last["at"]
     report = result.report
     return {
         "method": method,
@@ -130,6 +134,38 @@ def run_one_step(
         "verdict": report["verdict"]["verdict"],
         "failed": report["verdict"]["failed"],
         "_image": image,
+    }
+
+
+def probe_reference(
+    generator_dir: Path, budget: str, seed: int, report: dict[str, Any]
+) -> dict[str, Any]:
+    """Probe the reference generator as a job on the *original* teacher would be: same kit,
+    and relearning measured against the original teacher's rate of the concept."""
+    teacher = load_teacher("digits")
+    spec = ForgetSpec.create([UNSAFE], SURROGATE, "fixed")
+    plan = teacher.plan(spec)
+    generator = OneStepGenerator.from_pretrained(generator_dir)
+    chosen = PROBE_BUDGETS[budget]
+    subject = job_subject(
+        teacher,
+        generator.denoiser,
+        plan,
+        spec,
+        sigma_init=generator.sigma_init,
+        budget=chosen,
+        seed=seed,
+    )
+    started = time.monotonic()
+    result = run_probes(subject, chosen, seed, on_attack=lambda m: print(f"[reference] {m}"))
+    buffer = io.BytesIO()
+    result.image.save(buffer, format="PNG")
+    return {
+        "method": "reference",
+        "train_seconds": report["wall_seconds"],
+        "probe_seconds": round(time.monotonic() - started, 1),
+        "robustness": result.section,
+        "_image": buffer.getvalue(),
     }
 
 
@@ -153,7 +189,7 @@ def run_multistep(method: str, budget: str, seed: int) -> dict[str, Any]:
         kit=kit,
         forget_ids=[0],
         surrogate_id=1,
-        teacher_rate=concept_rate(original, kit, 0, chosen.relearn_samples, seed),
+        teacher_rate=concept_rate(original, kit, 0, chosen.teacher_samples, seed),
         concept=UNSAFE,
     )
     started = time.monotonic()
