@@ -2,8 +2,8 @@
 
 Success must not be adversarial noise, so the model that steers (a CNN) is never the one that
 judges: a sample counts only when a second, differently built classifier sees the concept AND the
-sample sits near real examples in the evaluator's feature space (nearest-real distance within the
-99th percentile of real held-out examples' own).
+sample sits near real examples *of the concept* in the evaluator's feature space (nearest
+distance within the 99th percentile of the real examples' own leave-one-out distances).
 """
 
 from __future__ import annotations
@@ -26,17 +26,18 @@ REALISM_QUANTILE = 0.99
 
 
 class RealismCheck:
-    """Is a sample's nearest real neighbour (in some feature space) as close as real data's?"""
+    """Is a sample as close to a real example of the concept as real examples are to each
+    other? Threshold: the 99th percentile of the real examples' leave-one-out nearest
+    distance, in some feature space."""
 
-    def __init__(self, reference: Tensor, held_out: Tensor) -> None:
+    def __init__(self, reference: Tensor) -> None:
         self.reference = reference.float()
-        self.threshold = float(torch.quantile(self._nearest(held_out), REALISM_QUANTILE))
-
-    def _nearest(self, feats: Tensor) -> Tensor:
-        return torch.cdist(feats.float(), self.reference).min(dim=1).values
+        distances = torch.cdist(self.reference, self.reference)
+        distances.fill_diagonal_(float("inf"))
+        self.threshold = float(torch.quantile(distances.min(dim=1).values, REALISM_QUANTILE))
 
     def __call__(self, feats: Tensor) -> Tensor:
-        return self._nearest(feats) <= self.threshold
+        return torch.cdist(feats.float(), self.reference).min(dim=1).values <= self.threshold
 
 
 class AttackKit:
@@ -80,11 +81,16 @@ def _digits_svm():
 
 
 @lru_cache(maxsize=1)
-def _digits_realism() -> tuple[DigitsEvaluator, RealismCheck]:
-    evaluator = DigitsEvaluator.load()
-    train, _ = load_digits_tensors("train")
-    test, _ = load_digits_tensors("test")
-    return evaluator, RealismCheck(evaluator.features(train), evaluator.features(test))
+def _digits_evaluator() -> DigitsEvaluator:
+    return DigitsEvaluator.load()
+
+
+@lru_cache(maxsize=16)
+def _digits_realism(concept_ids: tuple[int, ...]) -> RealismCheck:
+    """Realism against every real digit (train and test) of the concept's classes."""
+    images, labels = load_digits_tensors("all")
+    concept = images[torch.isin(labels, torch.tensor(concept_ids))]
+    return RealismCheck(_digits_evaluator().features(concept))
 
 
 class DigitsKit(AttackKit):
@@ -95,7 +101,8 @@ class DigitsKit(AttackKit):
 
     def __init__(self, concept_ids: Sequence[int]) -> None:
         self.concept_ids = [int(i) for i in concept_ids]
-        self.evaluator, self.realism = _digits_realism()
+        self.evaluator = _digits_evaluator()
+        self.realism = _digits_realism(tuple(sorted(self.concept_ids)))
 
     def steer_loss(self, images: Tensor) -> Tensor:
         logits = self.evaluator.network.to(images.device)(images.float())
@@ -118,11 +125,11 @@ class DigitsKit(AttackKit):
 
 # -- shapes -------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
-def _shapes_realism() -> tuple[ShapesEvaluator, RealismCheck]:
-    evaluator = ShapesEvaluator()
-    reference, _ = shapes.sample_batch(4000, torch.Generator().manual_seed(11))
-    held_out, _ = shapes.sample_batch(1000, torch.Generator().manual_seed(12))
-    return evaluator, RealismCheck(evaluator.features(reference), evaluator.features(held_out))
+def _shapes_evaluator() -> ShapesEvaluator:
+    return ShapesEvaluator()
+
+
+REALISM_EXAMPLES = 1000
 
 
 class ShapesKit(AttackKit):
@@ -142,7 +149,9 @@ class ShapesKit(AttackKit):
         if not any(colours or kinds for colours, kinds in self.concepts):
             raise ValueError("the shapes kit judges colour and shape words only")
         self.network = load_shapes_classifier()
-        self.evaluator, self.realism = _shapes_realism()
+        self.evaluator = _shapes_evaluator()
+        examples = self.examples(REALISM_EXAMPLES, seed=11)
+        self.realism = RealismCheck(self.evaluator.features(examples))
 
     def steer_loss(self, images: Tensor) -> Tensor:
         colour_logits, shape_logits = self.network.to(images.device)(images.float())
