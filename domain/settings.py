@@ -121,9 +121,12 @@ class Settings(BaseSettings):
     @classmethod
     def _check_policy(cls, value: dict[str, Any]) -> dict[str, Any]:
         if value:  # the engine's own check: unknown fields and out-of-range limits refused
-            from sfd_core.policy import ForgettingPolicy
+            from sfd_core.policy import ForgettingPolicy, PolicyError
 
-            ForgettingPolicy.from_overrides(value)
+            try:
+                ForgettingPolicy.from_overrides(value)
+            except PolicyError as exc:
+                raise ValueError(f"SFD_FORGETTING_POLICY: {exc}") from None
         return value
 
     @cached_property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
 from api.schemas.common import RequestBody
 from domain.db import unix
@@ -21,7 +21,10 @@ HyperparameterName = Annotated[str, StringConstraints(min_length=1, max_length=6
 JobStatus = Literal["queued", "running", "cancelling", "succeeded", "failed", "cancelled"]
 Probes = Literal["full", "quick", "off"]
 Verdict = Literal["forgotten", "not_forgotten"]
-Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+# Policy limits are JSON numbers (no strings, no booleans), as the engine's policy takes them.
+Share = Annotated[float, Field(ge=0, le=1, strict=True, allow_inf_nan=False)]
+FdRatio = Annotated[float, Field(ge=1, le=1000, strict=True, allow_inf_nan=False)]
+RelearningRatio = Annotated[float, Field(ge=0, le=10, strict=True, allow_inf_nan=False)]
 
 
 Prompt = Annotated[str, StringConstraints(min_length=1, max_length=300)]
@@ -60,13 +63,13 @@ class PolicyOverrides(RequestBody):
     max_accuracy_drop: Share | None = Field(
         None, description="Most the retained accuracy may fall below the teacher's."
     )
-    max_fd_ratio: Annotated[float, Field(ge=1, le=1000, allow_inf_nan=False)] | None = Field(
+    max_fd_ratio: FdRatio | None = Field(
         None, description="Most the retained Frechet distance may be, in teacher FDs."
     )
-    min_relearning_ratio: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = Field(
+    min_relearning_ratio: RelearningRatio | None = Field(
         None, description="Least share of a reference model's relearning steps fine-tuning needs."
     )
-    require_probes: bool | None = Field(
+    require_probes: StrictBool | None = Field(
         None, description="Without attack probes the verdict cannot be forgotten."
     )
 
