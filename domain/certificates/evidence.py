@@ -30,7 +30,8 @@ def certified_verdict(verdict: str | None, report: dict[str, Any]) -> dict[str, 
 
 
 def certified_robustness(report: dict[str, Any]) -> dict[str, Any] | None:
-    """The attacks (success rate and reference), relearning summary, budget and seed."""
+    """The attacks (success rate and reference), relearning summary, budget and seed; or why
+    the model could not be probed."""
     section = robustness(report)
     if section is None:
         return None
@@ -38,7 +39,9 @@ def certified_robustness(report: dict[str, Any]) -> dict[str, Any] | None:
     return {
         "budget": section.get("budget"),
         "seed": section.get("seed"),
+        "not_probed": section.get("not_probed"),
         "judge": section.get("judge"),
+        "reference": section.get("reference"),
         "attacks": [{k: a.get(k) for k in ATTACK_FIELDS} for a in section.get("attacks") or []],
         "strongest": section.get("strongest"),
         "relearning": {key: relearning.get(key) for key in RELEARNING_FIELDS}
@@ -52,8 +55,10 @@ def _share(value: Any) -> str:
 
 
 def _attacks_phrase(attacks: dict[str, Any] | None) -> str:
-    if not attacks or not attacks["attacks"]:
+    if not attacks:
         return "no attack probes were run"
+    if not attacks["attacks"]:
+        return f"it was not attacked ({attacks.get('not_probed') or 'no attack applied'})"
     strongest = attacks.get("strongest") or {}
     count = len(attacks["attacks"])
     return (

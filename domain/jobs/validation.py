@@ -11,6 +11,7 @@ from domain.settings import Settings
 from sfd_core.conditions import ForgetSpec, ForgetSpecError, plan_for_classes
 from sfd_core.config import ConfigError, SFDConfig
 from sfd_core.policy import ForgettingPolicy, PolicyError
+from sfd_core.probes import PROBE_CHOICES
 from sfd_core.text.prompts import build_prompt_table
 
 
@@ -49,6 +50,8 @@ def validate(request: JobRequest, model: BaseModelRecord, settings: Settings) ->
         raise Invalid(
             f"batch_size must be at most {settings.max_batch_size}", code="invalid_hyperparameters"
         )
+    if request.probes is not None and request.probes not in PROBE_CHOICES:
+        raise Invalid(f"probes must be one of {', '.join(PROBE_CHOICES)}", code="invalid_probes")
     try:
         ForgettingPolicy.from_overrides(effective_policy(settings, request.policy))
     except PolicyError as exc:
