@@ -176,6 +176,11 @@ def test_domain_refuses_a_policy_the_engine_would(tmp_path: Path) -> None:
     with pytest.raises(Invalid) as refused:
         validate(request, model, settings)
     assert refused.value.code == "invalid_policy" and "typo" in refused.value.detail
+    with pytest.raises(Invalid) as refused:
+        validate(
+            JobRequest(model="digits", unsafe=["0"], surrogate=["1"], probes="max"), model, settings
+        )
+    assert refused.value.code == "invalid_probes"
     overrides = {"max_fd_ratio": 9.0, "require_probes": False}
     assert effective_policy(settings, overrides) == {"max_forget_rate": 0.01, **overrides}
 
