@@ -26,6 +26,7 @@ def job_pages(job_id: str) -> list[str]:
     return [
         f"/dashboard/jobs/{job_id}",
         f"/dashboard/jobs/{job_id}/samples.png",
+        f"/dashboard/jobs/{job_id}/robustness.png",
         f"/dashboard/jobs/{job_id}/artifacts/report.json",
         f"/dashboard/jobs/{job_id}/certificate",
         f"/dashboard/jobs/{job_id}/certificate.json",
