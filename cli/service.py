@@ -270,9 +270,10 @@ def demo(
         Path | None, typer.Option(help="Service home (default: a temp folder).")
     ] = None,
     eval_samples: Annotated[int, typer.Option(help="Samples per class for the report.")] = 100,
+    probes: Annotated[str, typer.Option(help="Attack probes: full, quick or off.")] = "full",
 ) -> None:
     """Start the embedded service, forget 0 -> 1 on the bundled digits teacher, follow it,
-    download and check the generator, sample it, and print the report."""
+    download and check the generator, sample it, and print the report and verdict."""
     from api.server import BackgroundServer
     from sfd_core.generator import OneStepGenerator
     from sfd_core.grids import image_row
@@ -295,6 +296,7 @@ def demo(
             safe_surrogate="1",
             steps=steps,
             eval_samples_per_class=eval_samples,
+            probes=probes,
         )
         console.print(f"submitted {job['id']}: forget class 0 -> surrogate 1, {steps} steps")
         job = follow(client, job["id"])
