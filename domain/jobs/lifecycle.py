@@ -116,7 +116,9 @@ def succeed(
     session: Session, job: Job, worker_id: str, report: dict[str, Any], artifacts: dict[str, str]
 ) -> bool:
     """``running -> succeeded`` with the final metrics and the report's verdict; False if
-    cancelled or lost meanwhile. The verdict gets its own audit row (``job.verdict``).
+    cancelled or lost meanwhile. The verdict gets its own audit row (``job.verdict``), just
+    before ``job.succeeded``: the completion stays the job's last row, the one certificates
+    name and the audit checkpoint they are issued at covers.
 
     ``artifacts`` maps names to sha256 for the audit log; the caller adds the rows.
     """
@@ -140,18 +142,18 @@ def succeed(
     audit.record(
         session,
         actor,
-        "job.succeeded",
-        "job",
-        job.id,
-        {"artifacts_sha256": artifacts, "generator_sha256": report.get("generator_sha256")},
-    )
-    audit.record(
-        session,
-        actor,
         "job.verdict",
         "job",
         job.id,
         {"verdict": verdict, "failed": failed_criteria(report), "probes": job.probes},
+    )
+    audit.record(
+        session,
+        actor,
+        "job.succeeded",
+        "job",
+        job.id,
+        {"artifacts_sha256": artifacts, "generator_sha256": report.get("generator_sha256")},
     )
     return True
 

@@ -107,8 +107,8 @@ def test_audit_log_records_the_job_and_verifies(service: Service, shared_job: di
     with service.client() as client:
         events = client.get("/v1/audit/events", params={"object_id": job_id, "limit": 100}).json()
         actions = [e["action"] for e in events["data"]]
-        assert actions == ["job.verdict", "job.succeeded", "job.started", "job.created"]
-        succeeded = events["data"][1]["data"]
+        assert actions == ["job.succeeded", "job.verdict", "job.started", "job.created"]
+        succeeded = events["data"][0]["data"]
         artifacts = client.get(f"/v1/jobs/{job_id}/artifacts").json()["data"]
         assert succeeded["artifacts_sha256"] == {a["name"]: a["sha256"] for a in artifacts}
         downloads = client.get("/v1/audit/events", params={"action": "artifact.downloaded"}).json()
