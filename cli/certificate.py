@@ -88,6 +88,21 @@ def verify_certificate(
         f"certificate {predicate.get('id')} for job {predicate.get('job_id')} verified "
         f"(issued {predicate.get('issued_at')} at audit row {head.get('seq')})"
     )
+    _print_verdict(predicate)
+
+
+def _print_verdict(predicate: dict[str, Any]) -> None:
+    """The signed verdict and headline (a certificate from before verdicts has neither)."""
+    verdict = predicate.get("verdict") or {}
+    if verdict.get("verdict"):
+        colour = "green" if verdict["verdict"] == "forgotten" else "red"
+        failed = verdict.get("failed") or []
+        suffix = f" (failed: {', '.join(failed)})" if failed else ""
+        console.print(f"verdict: [{colour}]{verdict['verdict']}[/{colour}]{suffix}")
+    else:
+        console.print("verdict: none recorded")
+    if predicate.get("statement"):
+        console.print(predicate["statement"], highlight=False)
 
 
 @signing_app.command("show")

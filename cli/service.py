@@ -109,12 +109,21 @@ def _print_job(job: dict[str, Any]) -> None:
         ("forget", f"{', '.join(job['unsafe_concept'])} -> {surrogates}"),
         ("progress", f"{progress['step']}/{progress['total']} ({progress['phase'] or '-'})"),
         ("attempt", str(job["attempt"])),
+        ("probes", job["probes"]),
+        ("verdict", _verdict_text(job)),
     ]
     if job["error"]:
         rows.append(("error", f"{job['error']['code']}: {job['error']['message']}"))
     for key, value in rows:
         table.add_row(f"[bold]{key}[/bold]", value)
     console.print(table)
+
+
+def _verdict_text(job: dict[str, Any]) -> str:
+    if job["verdict"] is None:
+        return "pending" if job["status"] in ("queued", "running", "cancelling") else "-"
+    failed = job["failed_criteria"]
+    return job["verdict"] + (f" (failed: {', '.join(failed)})" if failed else "")
 
 
 def _print_report(report: dict[str, Any]) -> None:
@@ -131,6 +140,10 @@ def _print_report(report: dict[str, Any]) -> None:
     )
     console.print(table)
     console.print(f"steps {report.get('steps')}, training wall time {report.get('wall_seconds')} s")
+    judged = report.get("verdict") or {}
+    if judged.get("verdict"):
+        failed = ", ".join(judged.get("failed") or [])
+        console.print(f"verdict: {judged['verdict']}" + (f" (failed: {failed})" if failed else ""))
 
 
 def _fmt(value: Any) -> str:
@@ -181,6 +194,15 @@ def submit(
     eval_samples: Annotated[
         int | None, typer.Option(help="Samples per class for the report.")
     ] = None,
+    probes: Annotated[
+        str | None, typer.Option(help="Attack probes: full, quick or off (default: the server's).")
+    ] = None,
+    policy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--policy", help="Forgetting-policy limit key=value, e.g. max_forget_rate=0.05."
+        ),
+    ] = None,
     wait: Annotated[bool, typer.Option(help="Follow the job until it ends.")] = False,
 ) -> None:
     """Submit a forget-request; prints the job id."""
@@ -196,6 +218,8 @@ def submit(
                 hyperparameters=_pairs(hp or [], "--hp"),
                 metadata={k: str(v) for k, v in _pairs(metadata or [], "--metadata").items()},
                 eval_samples_per_class=eval_samples,
+                probes=probes,
+                policy=_pairs(policy, "--policy") if policy else None,
             )
         except APIError as exc:
             raise _fail(exc.detail, 2) from None
@@ -246,9 +270,10 @@ def demo(
         Path | None, typer.Option(help="Service home (default: a temp folder).")
     ] = None,
     eval_samples: Annotated[int, typer.Option(help="Samples per class for the report.")] = 100,
+    probes: Annotated[str, typer.Option(help="Attack probes: full, quick or off.")] = "full",
 ) -> None:
     """Start the embedded service, forget 0 -> 1 on the bundled digits teacher, follow it,
-    download and check the generator, sample it, and print the report."""
+    download and check the generator, sample it, and print the report and verdict."""
     from api.server import BackgroundServer
     from sfd_core.generator import OneStepGenerator
     from sfd_core.grids import image_row
@@ -271,6 +296,7 @@ def demo(
             safe_surrogate="1",
             steps=steps,
             eval_samples_per_class=eval_samples,
+            probes=probes,
         )
         console.print(f"submitted {job['id']}: forget class 0 -> surrogate 1, {steps} steps")
         job = follow(client, job["id"])

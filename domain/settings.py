@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -88,6 +89,14 @@ class Settings(BaseSettings):
     audit_object_lock_days: int = Field(
         0, ge=0, le=36_500, description="S3 Object Lock retention of checkpoints (0: none)."
     )
+    probes: Literal["full", "quick", "off"] = Field(
+        "full", description="Attack probes a job runs when its request names none."
+    )
+    forgetting_policy: dict[str, Any] = Field(
+        default_factory=dict,
+        description="JSON object of forgetting-policy overrides for this deployment (a job's "
+        'own overrides win), e.g. {"max_forget_rate": 0.05}.',
+    )
     database_app_role: str | None = Field(
         None,
         description="PostgreSQL role the service runs as; `sfd db upgrade` grants it only "
@@ -106,6 +115,18 @@ class Settings(BaseSettings):
     def _split_prefixes(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("forgetting_policy")
+    @classmethod
+    def _check_policy(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if value:  # the engine's own check: unknown fields and out-of-range limits refused
+            from sfd_core.policy import ForgettingPolicy, PolicyError
+
+            try:
+                ForgettingPolicy.from_overrides(value)
+            except PolicyError as exc:
+                raise ValueError(f"SFD_FORGETTING_POLICY: {exc}") from None
         return value
 
     @cached_property
@@ -133,6 +154,8 @@ class Settings(BaseSettings):
                 value = value.get_secret_value()
             if isinstance(value, list):
                 value = os.pathsep.join(str(v) for v in value)
+            elif isinstance(value, dict):
+                value = json.dumps(value)
             env[f"SFD_{name.upper()}"] = str(value)
         return env
 
@@ -158,4 +181,5 @@ JOB_SETTINGS = (
     "lease_seconds",
     "max_attempts",
     "checkpoint_every",
+    "forgetting_policy",
 )

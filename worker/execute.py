@@ -23,6 +23,7 @@ from domain.errors import DomainError
 from domain.hashing import json_safe
 from domain.jobs import lifecycle, states
 from domain.jobs.models import Job
+from domain.jobs.validation import effective_policy
 from domain.settings import Settings
 from domain.storage import ObjectNotFound, Storage, open_storage
 from sfd_core.conditions import ForgetSpecError
@@ -138,6 +139,8 @@ class JobExecution:
             hyperparameters=dict(job.hyperparameters),
             options=dict(job.options),
             eval_samples_per_class=job.eval_samples_per_class,
+            probes=job.probes,
+            policy=effective_policy(self.settings, job.policy),
         )
         checkpoint_dir = workdir / "checkpoint"
         self._restore_checkpoint(checkpoint_dir)
@@ -160,6 +163,9 @@ class JobExecution:
             "report.json": result.out_dir / "report.json",
             "samples.png": result.out_dir / "samples.png",
         }
+        robustness = result.out_dir / "robustness.png"  # only where attack probes ran
+        if robustness.is_file():
+            files["robustness.png"] = robustness
         archive.pack(result.out_dir / "generator", files["generator.tar"])
         stored: dict[str, tuple[int, str]] = {}
         for name, path in files.items():

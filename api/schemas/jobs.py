@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
 from api.schemas.common import RequestBody
 from domain.db import unix
 from domain.jobs.models import Job, JobEvent
 from domain.jobs.validation import JobRequest
+from domain.jobs.verdict import failed_criteria
 
 Concept = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Concepts = Annotated[list[Concept], Field(min_length=1, max_length=32)]
@@ -18,6 +19,12 @@ MetadataValue = Annotated[str, StringConstraints(max_length=512)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 HyperparameterName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 JobStatus = Literal["queued", "running", "cancelling", "succeeded", "failed", "cancelled"]
+Probes = Literal["full", "quick", "off"]
+Verdict = Literal["forgotten", "not_forgotten"]
+# Policy limits are JSON numbers (no strings, no booleans), as the engine's policy takes them.
+Share = Annotated[float, Field(ge=0, le=1, strict=True, allow_inf_nan=False)]
+FdRatio = Annotated[float, Field(ge=1, le=1000, strict=True, allow_inf_nan=False)]
+RelearningRatio = Annotated[float, Field(ge=0, le=10, strict=True, allow_inf_nan=False)]
 
 
 Prompt = Annotated[str, StringConstraints(min_length=1, max_length=300)]
@@ -43,6 +50,30 @@ class TextOptions(RequestBody):
     )
 
 
+class PolicyOverrides(RequestBody):
+    """Forgetting-policy limits for one job, over the deployment's (SFD_FORGETTING_POLICY)."""
+
+    max_forget_rate: Share | None = Field(
+        None, description="Most the forgotten concept may still show in generated samples."
+    )
+    max_attack_success: Share | None = Field(None, description="Most any attack may succeed.")
+    max_attack_over_reference: Share | None = Field(
+        None, description="Or at most this far above a model that never learned the concept."
+    )
+    max_accuracy_drop: Share | None = Field(
+        None, description="Most the retained accuracy may fall below the teacher's."
+    )
+    max_fd_ratio: FdRatio | None = Field(
+        None, description="Most the retained Frechet distance may be, in teacher FDs."
+    )
+    min_relearning_ratio: RelearningRatio | None = Field(
+        None, description="Least share of a reference model's relearning steps fine-tuning needs."
+    )
+    require_probes: StrictBool | None = Field(
+        None, description="Without attack probes the verdict cannot be forgotten."
+    )
+
+
 class JobCreate(RequestBody):
     """A forget-request: unlearn ``unsafe_concept`` from ``model``, mapping it to
     ``safe_surrogate``."""
@@ -61,6 +92,12 @@ class JobCreate(RequestBody):
     eval_samples_per_class: int = Field(
         100, ge=1, le=2000, description="Samples per class for the report's metrics."
     )
+    probes: Probes | None = Field(
+        None, description="Attack probes after evaluation (default: the deployment's SFD_PROBES)."
+    )
+    policy: PolicyOverrides | None = Field(
+        None, description="Forgetting-policy limits the verdict is judged by, for this job."
+    )
 
     def to_request(self) -> JobRequest:
         def as_list(value: str | list[str] | None) -> list[str] | None:
@@ -77,6 +114,8 @@ class JobCreate(RequestBody):
             options=self.options.model_dump(exclude_none=True) if self.options else {},
             metadata=dict(self.metadata),
             eval_samples_per_class=self.eval_samples_per_class,
+            probes=self.probes,
+            policy=self.policy.model_dump(exclude_none=True) if self.policy else {},
         )
 
 
@@ -105,7 +144,11 @@ class JobOut(BaseModel):
     hyperparameters: dict[str, Any]
     options: dict[str, Any]
     metadata: dict[str, str]
+    probes: Probes
+    policy: dict[str, Any] = Field(description="The job's own policy overrides.")
     status: JobStatus
+    verdict: Verdict | None = Field(description="Set when the job succeeds; null until then.")
+    failed_criteria: list[str] = Field(description="Policy criteria the report did not meet.")
     progress: Progress
     losses: dict[str, float | None] | None
     metrics: dict[str, Any] | None
@@ -130,7 +173,11 @@ class JobOut(BaseModel):
             hyperparameters=job.hyperparameters,
             options=job.options,
             metadata=job.job_metadata,
+            probes=job.probes,
+            policy=job.policy,
             status=job.status,
+            verdict=job.verdict,
+            failed_criteria=failed_criteria(job.latest_metrics) if job.verdict else [],
             progress=Progress(
                 phase=job.progress_phase,
                 step=job.progress_step,

@@ -17,6 +17,7 @@ CONTENT_TYPES = {
     "generator.tar": "application/x-tar",
     "report.json": "application/json",
     "samples.png": "image/png",
+    "robustness.png": "image/png",
 }
 
 

@@ -13,6 +13,7 @@ from domain.audit import search as audit
 from domain.audit.anchoring import Anchoring
 from domain.base_models import service as base_models
 from domain.certificates import attestation
+from domain.certificates.evidence import certified_robustness, certified_verdict, statement
 from domain.db import utcnow
 from domain.errors import Conflict
 from domain.jobs import service as jobs
@@ -41,6 +42,8 @@ def build(session: Session, tenant: str, job_id: str) -> dict[str, Any]:
     completion = audit.find_event(session, tenant, "job.succeeded", job_id)
     report = job.latest_metrics or {}
     requester = api_keys.names(session, tenant, [job.created_by_key_id])
+    verdict = certified_verdict(job.verdict, report)
+    robustness = certified_robustness(report)
     return {
         "object": KIND,
         "version": VERSION,
@@ -69,6 +72,11 @@ def build(session: Session, tenant: str, job_id: str) -> dict[str, Any]:
             "generator_sha256": report.get("generator_sha256"),
             "artifacts": [{"name": a.name, "size": a.size, "sha256": a.sha256} for a in files],
         },
+        "statement": statement(
+            list(job.unsafe), model.name, verdict, robustness, report.get("forget_rate")
+        ),
+        "verdict": verdict,
+        "robustness": robustness,
         "evaluator": report.get("evaluator"),
         "metrics": certified_metrics(report),
         "time_window": {

@@ -21,6 +21,7 @@ from domain.db import utcnow
 from domain.jobs import states
 from domain.jobs.models import Job, JobEvent
 from domain.jobs.transitions import transition
+from domain.jobs.verdict import failed_criteria, verdict_of
 
 
 def claim(session: Session, job_id: str, worker_id: str, lease_seconds: int) -> Job | None:
@@ -114,23 +115,41 @@ def log(session: Session, job_id: str, message: str, level: str = "info") -> Non
 def succeed(
     session: Session, job: Job, worker_id: str, report: dict[str, Any], artifacts: dict[str, str]
 ) -> bool:
-    """``running -> succeeded`` with the final metrics; False if cancelled or lost meanwhile.
+    """``running -> succeeded`` with the final metrics and the report's verdict; False if
+    cancelled or lost meanwhile. The verdict gets its own audit row (``job.verdict``), just
+    before ``job.succeeded``: the completion stays the job's last row, the one certificates
+    name and the audit checkpoint they are issued at covers.
 
     ``artifacts`` maps names to sha256 for the audit log; the caller adds the rows.
     """
+    verdict = verdict_of(report)
     previous = transition(
         session,
         job.id,
         {states.RUNNING},
         states.SUCCEEDED,
         worker_id=worker_id,
-        values={"latest_metrics": report, "progress_step": job.progress_total, "eta_seconds": 0},
+        values={
+            "latest_metrics": report,
+            "verdict": verdict,
+            "progress_step": job.progress_total,
+            "eta_seconds": 0,
+        },
     )
     if previous is None:
         return False
+    actor = Actor.worker(worker_id, job.tenant)
     audit.record(
         session,
-        Actor.worker(worker_id, job.tenant),
+        actor,
+        "job.verdict",
+        "job",
+        job.id,
+        {"verdict": verdict, "failed": failed_criteria(report), "probes": job.probes},
+    )
+    audit.record(
+        session,
+        actor,
         "job.succeeded",
         "job",
         job.id,

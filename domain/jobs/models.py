@@ -29,6 +29,8 @@ class Job(Base):
     hyperparameters: Mapped[dict[str, Any]] = mapped_column(JSONType)
     options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     job_metadata: Mapped[dict[str, str]] = mapped_column("metadata", JSONType)
+    probes: Mapped[str] = mapped_column(String(8))
+    policy: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     request_sha256: Mapped[str] = mapped_column(String(64))
 
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -38,6 +40,7 @@ class Job(Base):
     eta_seconds: Mapped[float | None] = mapped_column(Float)
     latest_losses: Mapped[dict[str, float] | None] = mapped_column(JSONType)
     latest_metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    verdict: Mapped[str | None] = mapped_column(String(16))
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
 

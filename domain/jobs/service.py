@@ -40,6 +40,8 @@ def create_job(
         hyperparameters=dict(request.hyperparameters),
         options=dict(request.options),
         job_metadata=dict(request.metadata),
+        probes=request.probes or settings.probes,
+        policy=dict(request.policy),
         request_sha256=request_sha256,
         status=states.QUEUED,
         progress_step=0,

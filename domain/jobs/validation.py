@@ -10,6 +10,8 @@ from domain.errors import Invalid
 from domain.settings import Settings
 from sfd_core.conditions import ForgetSpec, ForgetSpecError, plan_for_classes
 from sfd_core.config import ConfigError, SFDConfig
+from sfd_core.policy import ForgettingPolicy, PolicyError
+from sfd_core.probes import PROBE_CHOICES
 from sfd_core.text.prompts import build_prompt_table
 
 
@@ -27,6 +29,13 @@ class JobRequest:
     options: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
     eval_samples_per_class: int = 100
+    probes: str | None = None  # None: the deployment's SFD_PROBES
+    policy: dict[str, Any] = field(default_factory=dict)
+
+
+def effective_policy(settings: Settings, job_policy: dict[str, Any]) -> dict[str, Any]:
+    """The policy overrides a job runs under: the deployment's, then the job's own."""
+    return {**settings.forgetting_policy, **job_policy}
 
 
 def validate(request: JobRequest, model: BaseModelRecord, settings: Settings) -> None:
@@ -41,6 +50,12 @@ def validate(request: JobRequest, model: BaseModelRecord, settings: Settings) ->
         raise Invalid(
             f"batch_size must be at most {settings.max_batch_size}", code="invalid_hyperparameters"
         )
+    if request.probes is not None and request.probes not in PROBE_CHOICES:
+        raise Invalid(f"probes must be one of {', '.join(PROBE_CHOICES)}", code="invalid_probes")
+    try:
+        ForgettingPolicy.from_overrides(effective_policy(settings, request.policy))
+    except PolicyError as exc:
+        raise Invalid(str(exc), code="invalid_policy") from None
     try:
         spec = ForgetSpec.create(request.unsafe, request.surrogate, request.surrogate_mode)  # type: ignore[arg-type]
         if model.kind == "class":

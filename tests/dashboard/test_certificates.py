@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 import httpx
 import typer
+from markupsafe import escape
 from typer.testing import CliRunner
 
 from cli.certificate import register
@@ -94,6 +96,25 @@ def test_certificate_page_is_printable(dashboard: Dashboard, officer: httpx.Clie
         document["audit"]["hash"],
     ):
         assert value in page.text
+    headline = re.search(r'<h1 id="certificate-statement">(.*?)</h1>', page.text, re.S)
+    assert headline is not None and headline.group(1) == escape(document["statement"])
+
+
+def test_certificate_claims_removal_only_when_forgotten(
+    dashboard: Dashboard, officer: httpx.Client
+) -> None:
+    document = _statement(_certificate(dashboard, officer))["predicate"]
+    with dashboard.service.client() as admin:
+        job = admin.get(f"/v1/jobs/{dashboard.succeeded}").json()
+    verdict = document["verdict"]
+    assert verdict["verdict"] == job["verdict"] and verdict["failed"] == job["failed_criteria"]
+    assert verdict["policy"]["require_probes"] is True and verdict["criteria"]
+    assert document["robustness"]["budget"] == "quick" and document["robustness"]["attacks"]
+    claims_removal = document["statement"].startswith("Concept 0 removed from digits")
+    assert claims_removal == (job["verdict"] == "forgotten")
+    if not claims_removal:
+        assert document["statement"].startswith("Concept 0 was NOT shown to be removed")
+        assert all(name in document["statement"] for name in verdict["failed"])
 
 
 def test_api_certificate_needs_audit_scope_and_success(dashboard: Dashboard) -> None:
@@ -124,6 +145,9 @@ def test_cli_verifies_with_the_public_key_only(
     code, output = _verify(str(certificate), "--public-key", str(public))
     assert code == 0, output
     assert "valid Ed25519 signature" in output
+    predicate = _statement(envelope)["predicate"]
+    assert f"verdict: {predicate['verdict']['verdict']}" in output
+    assert predicate["statement"] in output
     code, output = _verify(
         str(certificate),
         "--keys-url",

@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import httpx
 import pytest
+from markupsafe import escape
 
 from .conftest import CSRF, Dashboard, sign_in
 
@@ -24,6 +26,7 @@ def job_pages(job_id: str) -> list[str]:
     return [
         f"/dashboard/jobs/{job_id}",
         f"/dashboard/jobs/{job_id}/samples.png",
+        f"/dashboard/jobs/{job_id}/robustness.png",
         f"/dashboard/jobs/{job_id}/artifacts/report.json",
         f"/dashboard/jobs/{job_id}/certificate",
         f"/dashboard/jobs/{job_id}/certificate.json",
@@ -151,6 +154,45 @@ def test_succeeded_job_page(dashboard: Dashboard, officer: httpx.Client) -> None
     image = officer.get(f"/dashboard/jobs/{dashboard.succeeded}/samples.png")
     assert image.headers["content-type"] == "image/png"
     assert image.content.startswith(b"\x89PNG")
+
+
+def _row(page: str, job_id: str) -> str:
+    return next(row for row in re.findall(r"<tr.*?</tr>", page, re.S) if job_id in row)
+
+
+def test_verdict_badges_criteria_and_attacks(dashboard: Dashboard, officer: httpx.Client) -> None:
+    with dashboard.service.client() as admin:
+        job = admin.get(f"/v1/jobs/{dashboard.succeeded}").json()
+        report = admin.get(f"/v1/jobs/{dashboard.succeeded}/artifacts/report.json").json()
+    assert job["verdict"] == report["verdict"]["verdict"]
+    badge = "verdict-" + job["verdict"].replace("_", "-")
+    listing = officer.get("/dashboard/jobs").text
+    assert badge in _row(listing, dashboard.succeeded)
+    assert "verdict-" not in _row(listing, dashboard.failed)
+
+    page = officer.get(f"/dashboard/jobs/{dashboard.succeeded}").text
+    section = page[page.index('id="verdict-section"') : page.index("Did it work?")]
+    assert badge in section
+    criteria = _section_table(section, "criteria-table")
+    for criterion in report["verdict"]["criteria"]:
+        row = _row(criteria, f'<td class="mono">{escape(criterion["name"])}</td>')
+        assert ("<td>yes</td>" if criterion["passed"] else "<td>no</td>") in row
+    attacks = _section_table(section, "attacks-table")
+    for attack in report["robustness"]["attacks"]:
+        row = _row(attacks, f"<td>{escape(attack['probe'])}</td><td>{escape(attack['start'])}</td>")
+        assert f"{attack['asr'] * 100:.1f}%" in row
+    if report["robustness"]["relearning"]:
+        assert 'id="relearning-table"' in section
+    assert 'id="robustness-grid"' in section
+    image = officer.get(f"/dashboard/jobs/{dashboard.succeeded}/robustness.png")
+    assert image.headers["content-type"] == "image/png"
+    assert image.content.startswith(b"\x89PNG")
+    assert officer.get(f"/dashboard/jobs/{dashboard.failed}/robustness.png").status_code == 404
+
+
+def _section_table(page: str, table_id: str) -> str:
+    start = page.index(f'id="{table_id}"')
+    return page[start : page.index("</table>", start)]
 
 
 def test_artifact_download_is_audited(dashboard: Dashboard, officer: httpx.Client) -> None:

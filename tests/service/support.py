@@ -16,6 +16,8 @@ from domain.settings import Settings
 S3_KEYS = {"s3_access_key": "testing", "s3_secret_key": "testing"}
 ENGINE_HP = {"batch_size": 16}
 TERMINAL = {"succeeded", "failed", "cancelled"}
+# What a succeeded job with attack probes publishes.
+ARTIFACTS = {"generator.tar", "report.json", "robustness.png", "samples.png"}
 
 
 @dataclass
@@ -54,6 +56,7 @@ def start_service(home: Path, database_url: str, **overrides: Any) -> Service:
         admin_api_key=admin_key,
         admin_tenant="acme",
         embedded_concurrency=overrides.pop("embedded_concurrency", 2),
+        probes=overrides.pop("probes", "quick"),
         **overrides,
     )
     server = BackgroundServer(settings).start()
@@ -113,6 +116,7 @@ def submit(client: httpx.Client, **overrides: Any) -> dict:
         "steps": 10,
         "hyperparameters": ENGINE_HP,
         "eval_samples_per_class": 10,
+        "probes": "quick",
         **overrides,
     }
     response = client.post("/v1/jobs", json=body)

@@ -13,7 +13,7 @@ import torch
 
 from sfd_core.generator import OneStepGenerator
 
-from .support import Service, finished_job
+from .support import ARTIFACTS, Service, finished_job
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +44,7 @@ def test_download_matches_sha256_and_generator_generates(
     job_id = shared_job["job"]["id"]
     with service.client() as client:
         listing = client.get(f"/v1/jobs/{job_id}/artifacts").json()["data"]
-        assert {a["name"] for a in listing} == {"generator.tar", "report.json", "samples.png"}
+        assert {a["name"] for a in listing} == ARTIFACTS
         for artifact in listing:
             response = client.get(artifact["download_url"], follow_redirects=True)
             assert response.status_code == 200
@@ -107,7 +107,7 @@ def test_audit_log_records_the_job_and_verifies(service: Service, shared_job: di
     with service.client() as client:
         events = client.get("/v1/audit/events", params={"object_id": job_id, "limit": 100}).json()
         actions = [e["action"] for e in events["data"]]
-        assert actions == ["job.succeeded", "job.started", "job.created"]
+        assert actions == ["job.succeeded", "job.verdict", "job.started", "job.created"]
         succeeded = events["data"][0]["data"]
         artifacts = client.get(f"/v1/jobs/{job_id}/artifacts").json()["data"]
         assert succeeded["artifacts_sha256"] == {a["name"]: a["sha256"] for a in artifacts}

@@ -34,8 +34,11 @@ TINY_JOB = {
     "steps": 3,
     "hyperparameters": {"batch_size": 16},
     "eval_samples_per_class": 1,
+    "probes": "quick",
 }
 TERMINAL = {"succeeded", "failed", "cancelled"}
+# What a succeeded job with attack probes publishes.
+ARTIFACTS = {"generator.tar", "report.json", "robustness.png", "samples.png"}
 READY_LINE = "sfd pool process"
 
 
@@ -65,6 +68,7 @@ def fleet_settings(home: Path, database: str, broker_url: str, **overrides: Any)
         "lease_seconds": 5,
         "checkpoint_every": 3,
         "job_time_limit_seconds": 600,
+        "probes": "quick",
         **overrides,
     }
     return Settings(**values)

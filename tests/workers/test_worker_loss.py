@@ -9,7 +9,7 @@ from minio import Minio
 from domain.db import Database
 from domain.jobs.models import Job
 
-from .fleet import Fleet, events, state_changes, submit, wait_for, wait_until_step
+from .fleet import ARTIFACTS, Fleet, events, state_changes, submit, wait_for, wait_until_step
 
 
 def test_killed_worker_job_resumes_from_checkpoint_elsewhere(fleet: Fleet) -> None:
@@ -59,7 +59,7 @@ def test_killed_worker_job_resumes_from_checkpoint_elsewhere(fleet: Fleet) -> No
     ]
     assert resumed and min(resumed) >= every  # no training step was redone from scratch
 
-    assert sorted(a["name"] for a in artifacts) == ["generator.tar", "report.json", "samples.png"]
+    assert {a["name"] for a in artifacts} == ARTIFACTS
     actions = [e["action"] for e in audit]
     assert actions.count("job.started") == 2 and actions.count("job.succeeded") == 1
     s3 = Minio(fleet.settings.s3_endpoint or "", "testing", "testing", secure=False)
@@ -70,6 +70,7 @@ def test_killed_worker_job_resumes_from_checkpoint_elsewhere(fleet: Fleet) -> No
     assert sorted(keys) == [
         "attempt-2/generator.tar",
         "attempt-2/report.json",
+        "attempt-2/robustness.png",
         "attempt-2/samples.png",
         "checkpoint/checkpoint.safetensors",
     ]

@@ -1,4 +1,5 @@
-"""One job: request, timeline, charts, before/after grid, metrics, artifacts, error."""
+"""One job: request, verdict, timeline, charts, before/after and attack grids, metrics,
+artifacts, error."""
 
 from __future__ import annotations
 
@@ -19,11 +20,11 @@ from domain.errors import NotFound
 from domain.jobs import service as jobs
 from domain.jobs import states
 from domain.jobs.report import metric_rows, per_class_rows
+from domain.jobs.verdict import judgement, robustness
 from domain.storage import ObjectNotFound
 
 router = APIRouter(prefix="/dashboard/jobs/{job_id}")
 ArtifactName = Annotated[str, Path(max_length=64)]
-PREVIEW = "samples.png"
 
 
 @router.get("", include_in_schema=False)
@@ -67,6 +68,8 @@ def job_page(request: Request, job_id: str, viewer: ViewerDep, db: DatabaseDep) 
         timeline=history.timeline(events),
         charts=charts,
         report=report,
+        judgement=judgement(report),
+        robustness=robustness(report),
         metrics=metric_rows(report),
         per_class=per_class_rows(report),
         artifacts={a.name: a for a in files},
@@ -76,20 +79,35 @@ def job_page(request: Request, job_id: str, viewer: ViewerDep, db: DatabaseDep) 
     )
 
 
+def _image(
+    db: DatabaseDep, storage: StorageDep, tenant: str, job_id: str, name: str
+) -> StreamingResponse:
+    """A job's image artifact, inline (not an audited download)."""
+    with db.sessions() as session, not_found_as_page():
+        artifact = artifacts.get(session, tenant, job_id, name)
+    try:
+        chunks = storage.get_stream(artifact.storage_key)
+    except ObjectNotFound:
+        raise PageNotFound(f"{name} is missing from storage") from None
+    return StreamingResponse(
+        chunks, media_type=artifact.content_type, headers={"Cache-Control": "private, max-age=300"}
+    )
+
+
 @router.get("/samples.png", include_in_schema=False)
 def preview(
     job_id: str, viewer: ViewerDep, db: DatabaseDep, storage: StorageDep
 ) -> StreamingResponse:
     """The before/after grid shown inline on the job page."""
-    with db.sessions() as session, not_found_as_page():
-        artifact = artifacts.get(session, viewer.tenant, job_id, PREVIEW)
-    try:
-        chunks = storage.get_stream(artifact.storage_key)
-    except ObjectNotFound:
-        raise PageNotFound(f"{PREVIEW} is missing from storage") from None
-    return StreamingResponse(
-        chunks, media_type=artifact.content_type, headers={"Cache-Control": "private, max-age=300"}
-    )
+    return _image(db, storage, viewer.tenant, job_id, "samples.png")
+
+
+@router.get("/robustness.png", include_in_schema=False)
+def robustness_grid(
+    job_id: str, viewer: ViewerDep, db: DatabaseDep, storage: StorageDep
+) -> StreamingResponse:
+    """What the strongest attack drew, shown in the verdict section."""
+    return _image(db, storage, viewer.tenant, job_id, "robustness.png")
 
 
 @router.get("/artifacts/{name}", include_in_schema=False, response_model=None)
