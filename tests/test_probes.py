@@ -181,6 +181,6 @@ def test_a_text_job_gets_conditioning_discrete_and_relearning_probes(tmp_path):
     assert search["budget"]["paraphrases"] == 1 and search["budget"]["max_words"] == 2
     assert search["budget"]["prompts_searched"] == 8 + 64 + 1  # every 1-2 word prompt
     assert search["detail"].startswith("best prompt:")
-    assert robustness["relearning"]["steps"] == [0, 10]
+    assert robustness["relearning"]["steps"] == [0, 5]
     assert "analytic shapes evaluator" in robustness["judge"]
     assert (tmp_path / "robustness.png").is_file()

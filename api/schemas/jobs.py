@@ -48,6 +48,11 @@ class TextOptions(RequestBody):
     negative_prompt: Prompt | None = Field(
         None, description="Negative prompt for the forget branch."
     )
+    paraphrases: Prompts | None = Field(
+        None,
+        description="Other wordings of the concept that the attack probes' prompt search tries.",
+        examples=[["a crimson circle"]],
+    )
 
 
 class PolicyOverrides(RequestBody):

@@ -11,7 +11,7 @@ from typing import Any
 from domain.jobs.verdict import judgement, robustness
 from sfd_core.policy import FORGOTTEN
 
-ATTACK_FIELDS = ("probe", "start", "asr", "reference_asr", "budget")
+ATTACK_FIELDS = ("probe", "start", "asr", "reference_asr", "budget", "detail")
 RELEARNING_FIELDS = ("steps", "rates", "teacher_rate", "steps_to_half", "reference_steps_to_half")
 
 

@@ -12,7 +12,7 @@ from sfd_core.conditions import ForgetSpec, ForgetSpecError, plan_for_classes
 from sfd_core.config import ConfigError, SFDConfig
 from sfd_core.policy import ForgettingPolicy, PolicyError
 from sfd_core.probes import PROBE_CHOICES
-from sfd_core.text.prompts import build_prompt_table
+from sfd_core.text.prompts import build_prompt_table, clean_prompts
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,8 @@ def validate(request: JobRequest, model: BaseModelRecord, settings: Settings) ->
                 raise ForgetSpecError("options (prompts, templates) apply to text-to-image models")
             plan_for_classes(spec, model.class_names or [])
         else:
-            build_prompt_table(spec, **request.options)
+            options = dict(request.options)
+            clean_prompts(options.pop("paraphrases", None), "paraphrases")  # probes only
+            build_prompt_table(spec, **options)
     except ForgetSpecError as exc:
         raise Invalid(str(exc), code="invalid_forget_spec") from None

@@ -28,6 +28,7 @@ def test_text_job_with_prompts_is_queued_and_keeps_its_options(queue_only: Servi
         "prompts": ["a red circle", "a red square", "a green triangle"],
         "retain_prompts": ["a green triangle", "a blue circle"],
         "negative_prompt": "blurry",
+        "paraphrases": ["a crimson circle"],
     }
     with queue_only.client() as client:
         created = client.post("/v1/jobs", json=text_job(options=options))
@@ -45,6 +46,7 @@ def test_text_job_with_prompts_is_queued_and_keeps_its_options(queue_only: Servi
         ({"options": {"templates": ["no placeholder"]}}, "invalid_forget_spec"),
         ({"options": {"retain_prompts": ["a red circle"]}}, "invalid_forget_spec"),
         ({"options": {"prompts": []}}, "validation_error"),
+        ({"options": {"paraphrases": []}}, "validation_error"),
         ({"options": {"colour": "red"}}, "validation_error"),
         ({"surrogate_mode": "random", "safe_surrogate": None}, "invalid_forget_spec"),
         (
