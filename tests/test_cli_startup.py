@@ -13,8 +13,7 @@ HEAVY = ("torch", "diffusers", "transformers", "sfd_core.generator", "sqlalchemy
 
 def _loaded_after(code: str) -> list[str]:
     probe = (
-        f"{code}\nimport sys\n"
-        f"print('LOADED:' + ' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+        f"{code}\nimport sys\nprint('LOADED:' + ' '.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
