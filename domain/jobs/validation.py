@@ -62,7 +62,7 @@ def validate(request: JobRequest, model: BaseModelRecord, settings: Settings) ->
             if request.options:
                 raise ForgetSpecError("options (prompts, templates) apply to text-to-image models")
             plan_for_classes(spec, model.class_names or [])
-        else:
-            build_prompt_table(spec, **request.options)
+        else:  # a text model's own prompts (class_names), as the engine's plan uses them
+            build_prompt_table(spec, model_prompts=model.class_names, **request.options)
     except ForgetSpecError as exc:
         raise Invalid(str(exc), code="invalid_forget_spec") from None
