@@ -252,7 +252,9 @@ def serve(
 def submit(
     url: UrlOption = DEFAULT_URL,
     api_key: KeyOption = None,
-    model: Annotated[str, typer.Option(help="Model id or bundled name.")] = "digits",
+    model: Annotated[
+        str, typer.Option(help="Model id, bundled name or the name of one of your models.")
+    ] = "digits",
     forget: Annotated[
         list[str], typer.Option("--forget", help="Unsafe class/concept (repeat).")
     ] = ...,  # type: ignore[assignment]

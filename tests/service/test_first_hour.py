@@ -6,18 +6,21 @@ from __future__ import annotations
 import io
 import shutil
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 import torch
+from alembic import command
 from typer.testing import CliRunner
 
 from api.server import free_port
 from cli.main import app
 from domain import archive
 from domain.errors import Invalid
+from domain.migrate import alembic_config, upgrade
 from sfd_core import OneStepGenerator
 from sfd_core.loading import BUNDLED_MODELS
 
@@ -133,8 +136,8 @@ def test_failed_and_cancelled_jobs_exit_3_and_download_nothing(
 
 def test_status_and_wait_print_the_metrics(sqlite_service: Service, teacher_tar: Path) -> None:
     job = finished_job(sqlite_service, teacher_tar)["job"]
-    for command in ("status", "wait"):
-        code, output = sfd(sqlite_service, command, job["id"])
+    for verb in ("status", "wait"):
+        code, output = sfd(sqlite_service, verb, job["id"])
         assert code == 0, output
         assert "forget_rate" in output and "retained_accuracy" in output
         forget_rate = job["metrics"]["forget_rate"]
@@ -298,3 +301,39 @@ def test_dot_slash_archives_are_accepted(
         tar.addfile(info, io.BytesIO(b""))
     with pytest.raises(Invalid, match="escapes"):
         archive.unpack(tmp_path / "evil.tar", tmp_path / "x", max_files=10, max_bytes=10)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_migration_0005_makes_names_unique(
+    backend: str, tmp_path: Path, pg_database: Callable[[], str]
+) -> None:
+    """Duplicates from before keep the oldest row's name (the others get their id appended);
+    after it a tenant's duplicate name is refused by the database; down removes the rule."""
+    url = pg_database() if backend == "postgres" else f"sqlite:///{tmp_path / 'sfd.db'}"
+    upgrade(url, "0004_verdict")
+    engine = sa.create_engine(url)
+    insert = sa.text(
+        "INSERT INTO base_models (id, tenant, name, source_type, source, sha256, kind, "
+        "sample_shape, size_bytes, created_at) VALUES "
+        "(:id, :tenant, :name, 'upload', '', 'x', 'class', '[1]', 0, CURRENT_TIMESTAMP)"
+    )
+    rows = [("acme", "m"), ("acme", "m"), ("acme", "m"), ("globex", "m"), ("acme", "n")]
+    with engine.begin() as conn:
+        for i, (tenant, name) in enumerate(rows):
+            conn.execute(insert, {"id": f"model_{i}", "tenant": tenant, "name": name})
+    upgrade(url)
+    with engine.begin() as conn:
+        names = dict(conn.execute(sa.text("SELECT id, name FROM base_models")).all())
+    assert names == {
+        "model_0": "m",
+        "model_1": "m (model_1)",
+        "model_2": "m (model_2)",
+        "model_3": "m",
+        "model_4": "n",
+    }
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(insert, {"id": "model_9", "tenant": "acme", "name": "n"})
+    command.downgrade(alembic_config(url), "0004_verdict")
+    with engine.begin() as conn:
+        conn.execute(insert, {"id": "model_9", "tenant": "acme", "name": "n"})
+    engine.dispose()

@@ -3,16 +3,16 @@
 Earlier duplicates (say, two uploads both called "uploaded model") keep their oldest row's
 name; the others get their id appended.
 
-Revision ID: 0004_model_names
-Revises: 0003_security
+Revision ID: 0005_model_names
+Revises: 0004_verdict
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0004_model_names"
-down_revision: str | None = "0003_security"
+revision: str = "0005_model_names"
+down_revision: str | None = "0004_verdict"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
