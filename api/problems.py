@@ -126,25 +126,127 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, exc.status, exc.code, exc.detail, headers=headers, **exc.extra)
 
 
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+def require_json(request: Request) -> None:
+    """A JSON body's route refuses other media types with 415 (no type: read as JSON)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"send the request as application/json, not {content_type[:100]}"
+        )
+
+
+# pydantic's names for the members of a union, which it puts into an error's location
+# (``hyperparameters.batch_size.bool``): internals, dropped from what users read.
+UNION_TAGS = {"bool", "int", "float", "str", "list", "dict", "none", "bytes"}
+TYPE_ERRORS = {
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+}
+LOCATIONS = {"query": "query parameter", "path": "path parameter", "header": "header"}
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and (
+        part in UNION_TAGS or "[" in part or part.startswith(("constrained-", "function-"))
+    )
+
+
+def _plain_location(loc: list[Any]) -> tuple[list[Any], str]:
+    """The location without pydantic's union tags, and as a user reads it."""
+    cleaned = [part for part in loc if not _is_union_tag(part)]
+    if cleaned and cleaned[0] == "body":
+        return cleaned, ".".join(str(p) for p in cleaned[1:])
+    if cleaned and cleaned[0] in LOCATIONS and len(cleaned) > 1:
+        names = ".".join(str(p) for p in cleaned[1:])
+        return cleaned, f"{LOCATIONS[cleaned[0]]} {names}"
+    return cleaned, ".".join(str(p) for p in cleaned)
+
+
+def _phrase(error: dict[str, Any]) -> str:
+    """One pydantic error in words for users (no Python type names)."""
+    kind, ctx = str(error.get("type", "")), error.get("ctx") or {}
+    msg = str(error.get("msg", ""))
+    if kind in TYPE_ERRORS:
+        return f"must be {TYPE_ERRORS[kind]}"
+    words = {
+        "missing": "is required",
+        "extra_forbidden": "is not a field of this request",
+        "finite_number": "must be a finite number",
+        "json_invalid": "is not valid JSON",
+        "greater_than_equal": f"must be at least {ctx.get('ge')}",
+        "greater_than": f"must be greater than {ctx.get('gt')}",
+        "less_than_equal": f"must be at most {ctx.get('le')}",
+        "less_than": f"must be less than {ctx.get('lt')}",
+        "string_too_long": f"must be at most {ctx.get('max_length')} characters",
+        "too_short": f"must hold at least {ctx.get('min_length')} item(s)",
+        "too_long": f"must hold at most {ctx.get('max_length')} item(s)",
+        "literal_error": f"must be one of {ctx.get('expected')}",
+        "enum": f"must be one of {ctx.get('expected')}",
+    }
+    if kind == "string_too_short":
+        minimum = ctx.get("min_length")
+        return "must not be empty" if minimum == 1 else f"must be at least {minimum} characters"
+    if kind in words:
+        return words[kind]
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    return msg.replace("Input should be", "must be").replace("Input", "the value")
+
+
+def user_errors(raw: list[Any]) -> list[dict[str, Any]]:
+    """pydantic's errors as users should read them: one per location, union members merged
+    (a type error of one member gives way to a range error of another), worded plainly."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    places: dict[tuple[str, ...], tuple[list[Any], str]] = {}
+    for error in raw:
+        loc, where = _plain_location(list(error.get("loc", ())))
+        key = tuple(str(part) for part in loc)
+        groups.setdefault(key, []).append(error)
+        places[key] = (loc, where)
+    out = []
+    for key, errors in groups.items():
+        specific = [e for e in errors if str(e.get("type")) not in TYPE_ERRORS]
+        chosen = specific or errors
+        phrases = list(dict.fromkeys(_phrase(e) for e in chosen))
+        if len(phrases) > 1 and all(p.startswith("must be ") for p in phrases):
+            if "must be a number" in phrases and "must be a whole number" in phrases:
+                phrases.remove("must be a whole number")
+            message = "must be " + " or ".join(p.removeprefix("must be ") for p in phrases)
+        else:
+            message = "; ".join(phrases)
+        loc, where = places[key]
+        if chosen[0].get("type") == "json_invalid":
+            where, message = "", "the request body is not valid JSON"
+        out.append(
+            {
+                "loc": loc,
+                "msg": f"{where}: {message}" if where else message,
+                "type": str(chosen[0].get("type", "")),
+            }
+        )
+    return out
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {
-            "loc": list(e.get("loc", ())),
-            "msg": str(e.get("msg", "")),
-            "type": str(e.get("type", "")),
-        }
-        for e in exc.errors()
-    ]
-    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-    where = ".".join(str(part) for part in first["loc"])
-    return problem(
-        request,
-        422,
-        "validation_error",
-        f"{where}: {first['msg']}" if where else first["msg"],
-        errors=errors,
-    )
+    errors = user_errors(list(exc.errors()))
+    detail = errors[0]["msg"] if errors else "invalid request"
+    return problem(request, 422, "validation_error", detail, errors=errors)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from sfd_core.progress import ProgressEvent
+if TYPE_CHECKING:  # the engine (torch, diffusers) loads inside the commands that run it
+    from sfd_core.progress import ProgressEvent
 
 err = Console(stderr=True)
 

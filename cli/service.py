@@ -6,19 +6,23 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import tarfile
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from api.client import APIError, SFDClient
-from domain.db import Database
-from domain.settings import Settings
+if TYPE_CHECKING:  # httpx, pydantic-settings and SQLAlchemy load in the commands that use them
+    from api.client import SFDClient
+    from domain.db import Database
+    from domain.settings import Settings
 
 console = Console()
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -31,9 +35,31 @@ KeyOption = Annotated[
 ]
 
 
+# `sfd submit --wait` and `sfd wait` exit with this when the job ended failed or cancelled.
+JOB_NOT_SUCCEEDED = 3
+TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+@contextmanager
+def _calls(url: str, code: int = 1) -> Iterator[None]:
+    """API errors (exit ``code``) and an unreachable server (exit 1) end the command with one
+    line, not a traceback."""
+    import httpx
+
+    from api.client import APIError
+
+    try:
+        yield
+    except APIError as exc:
+        raise _fail(exc.detail, code) from None
+    except httpx.HTTPError as exc:
+        reason = str(exc) or type(exc).__name__
+        raise _fail(f"cannot reach the API at {url}: {reason}") from None
 
 
 def admin_key(settings: Settings) -> str:
@@ -50,6 +76,9 @@ def admin_key(settings: Settings) -> str:
 
 
 def _client(url: str, api_key: str | None) -> SFDClient:
+    from api.client import SFDClient
+    from domain.settings import Settings
+
     if api_key is None:
         path = Settings().home / ADMIN_KEY_FILE
         if not path.is_file():
@@ -74,6 +103,9 @@ def _pairs(values: list[str], what: str) -> dict[str, Any]:
 
 def follow(client: SFDClient, job_id: str) -> dict[str, Any]:
     """Show a job's progress bar and log lines from its event stream until it ends."""
+    job = client.get_job(job_id)  # an unknown job or an unreachable API: no bar is drawn
+    if job["status"] in TERMINAL:
+        return job
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -151,17 +183,55 @@ def _fmt(value: Any) -> str:
 
 
 def download_all(client: SFDClient, job_id: str, out: Path) -> dict[str, Path]:
-    """Download every artifact into ``out``, refusing any whose sha256 does not match."""
+    """Download every artifact into ``out``, refusing any whose sha256 does not match, and
+    unpack ``generator.tar`` into ``out/generator``. Only a succeeded job is downloaded; on any
+    failure what was written is removed again (``out`` too, if this made it)."""
+    job = client.get_job(job_id)
+    if job["status"] != "succeeded":
+        raise _fail(f"job {job_id} is {job['status']}: only a succeeded job has artifacts")
+    artifacts = client.artifacts(job_id)
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
-    for artifact in client.artifacts(job_id):
-        path = out / artifact["name"]
-        digest = client.download(job_id, artifact["name"], path)
-        if digest != artifact["sha256"]:
-            raise _fail(f"{artifact['name']}: sha256 {digest} does not match {artifact['sha256']}")
-        console.print(f"downloaded {path} ({artifact['size']} bytes, sha256 {digest[:16]}... ok)")
-        files[artifact["name"]] = path
+    try:
+        for artifact in artifacts:
+            path = out / artifact["name"]
+            files[artifact["name"]] = path
+            digest = client.download(job_id, artifact["name"], path)
+            if digest != artifact["sha256"]:
+                name, expected = artifact["name"], artifact["sha256"]
+                raise _fail(f"{name}: sha256 {digest} does not match {expected}")
+            size = artifact["size"]
+            console.print(f"downloaded {path} ({size} bytes, sha256 {digest[:16]}... ok)")
+        if "generator.tar" in files:
+            generator = _unpack_generator(files["generator.tar"], out)
+            console.print(f"unpacked {generator} (OneStepGenerator.from_pretrained loads it)")
+    except BaseException:
+        if made:
+            shutil.rmtree(out, ignore_errors=True)
+        else:
+            for path in files.values():
+                path.unlink(missing_ok=True)
+        raise
     return files
+
+
+def _unpack_generator(tar_path: Path, out: Path) -> Path:
+    """Unpack the generator archive into ``out/generator`` (replacing an earlier one). The
+    archive holds one top-level ``generator/`` folder; older ones hold its files."""
+    staging = Path(tempfile.mkdtemp(prefix=".generator-", dir=out))
+    try:
+        with tarfile.open(tar_path) as archive:
+            archive.extractall(staging, filter="data")
+        entries = list(staging.iterdir())
+        inner = entries[0] if len(entries) == 1 and entries[0].is_dir() else staging
+        target = out / "generator"
+        if target.is_dir():
+            shutil.rmtree(target)
+        inner.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
 
 
 def serve(
@@ -170,6 +240,7 @@ def serve(
 ) -> None:
     """Start the API with its job runner (embedded defaults: SQLite and a folder in SFD_HOME)."""
     from api.server import serve as run_server
+    from domain.settings import Settings
 
     settings = Settings()
     key = admin_key(settings)
@@ -181,7 +252,9 @@ def serve(
 def submit(
     url: UrlOption = DEFAULT_URL,
     api_key: KeyOption = None,
-    model: Annotated[str, typer.Option(help="Model id or bundled name.")] = "digits",
+    model: Annotated[
+        str, typer.Option(help="Model id, bundled name or the name of one of your models.")
+    ] = "digits",
     forget: Annotated[
         list[str], typer.Option("--forget", help="Unsafe class/concept (repeat).")
     ] = ...,  # type: ignore[assignment]
@@ -207,7 +280,7 @@ def submit(
 ) -> None:
     """Submit a forget-request; prints the job id."""
     with _client(url, api_key) as client:
-        try:
+        with _calls(url, code=2):
             job = client.submit_job(
                 model=model,
                 unsafe_concept=forget,
@@ -221,32 +294,44 @@ def submit(
                 probes=probes,
                 policy=_pairs(policy, "--policy") if policy else None,
             )
-        except APIError as exc:
-            raise _fail(exc.detail, 2) from None
         console.print(job["id"])
         if wait:
-            _print_job(follow(client, job["id"]))
+            with _calls(url):
+                job = follow(client, job["id"])
+            _print_outcome(job)
+            if job["status"] != "succeeded":
+                raise typer.Exit(JOB_NOT_SUCCEEDED)
+
+
+def _print_outcome(job: dict[str, Any]) -> None:
+    """The job, and its report's metrics once it has succeeded."""
+    _print_job(job)
+    if job["status"] == "succeeded" and job.get("metrics"):
+        _print_report(job["metrics"])
 
 
 def status(job_id: str, url: UrlOption = DEFAULT_URL, api_key: KeyOption = None) -> None:
-    """Show a job's state and progress."""
-    with _client(url, api_key) as client:
-        try:
-            _print_job(client.get_job(job_id))
-        except APIError as exc:
-            raise _fail(exc.detail) from None
+    """Show a job's state and progress (and its metrics once it has succeeded)."""
+    with _client(url, api_key) as client, _calls(url):
+        job = client.get_job(job_id)
+    _print_outcome(job)
 
 
 def wait(job_id: str, url: UrlOption = DEFAULT_URL, api_key: KeyOption = None) -> None:
-    """Follow a job with a progress bar until it ends; exit 1 unless it succeeded."""
-    with _client(url, api_key) as client:
-        try:
-            job = follow(client, job_id)
-        except APIError as exc:
-            raise _fail(exc.detail) from None
-    _print_job(job)
+    """Follow a job with a progress bar until it ends and print its metrics; exit 3 if it
+    ended failed or cancelled (as `sfd submit --wait` does)."""
+    with _client(url, api_key) as client, _calls(url):
+        job = follow(client, job_id)
+    _print_outcome(job)
     if job["status"] != "succeeded":
-        raise typer.Exit(1)
+        raise typer.Exit(JOB_NOT_SUCCEEDED)
+
+
+def cancel(job_id: str, url: UrlOption = DEFAULT_URL, api_key: KeyOption = None) -> None:
+    """Cancel a job: a queued one ends at once, a running one stops between steps."""
+    with _client(url, api_key) as client, _calls(url):
+        job = client.cancel_job(job_id)
+    console.print(f"{job['id']}: {job['status']}")
 
 
 def download(
@@ -255,12 +340,10 @@ def download(
     url: UrlOption = DEFAULT_URL,
     api_key: KeyOption = None,
 ) -> None:
-    """Download a succeeded job's artifacts, checking each sha256."""
-    with _client(url, api_key) as client:
-        try:
-            download_all(client, job_id, out)
-        except APIError as exc:
-            raise _fail(exc.detail) from None
+    """Download a succeeded job's artifacts, checking each sha256, and unpack the generator
+    into OUT/generator (what OneStepGenerator.from_pretrained loads)."""
+    with _client(url, api_key) as client, _calls(url):
+        download_all(client, job_id, out)
 
 
 def demo(
@@ -274,7 +357,9 @@ def demo(
 ) -> None:
     """Start the embedded service, forget 0 -> 1 on the bundled digits teacher, follow it,
     download and check the generator, sample it, and print the report and verdict."""
+    from api.client import SFDClient
     from api.server import BackgroundServer
+    from domain.settings import Settings
     from sfd_core.generator import OneStepGenerator
     from sfd_core.grids import image_row
 
@@ -306,8 +391,6 @@ def demo(
         files = download_all(client, job["id"], out)
         verification = client.verify_audit()
     generator_dir = out / "generator"
-    with tarfile.open(files["generator.tar"]) as archive:
-        archive.extractall(generator_dir, filter="data")
     generator = OneStepGenerator.from_pretrained(generator_dir)
     rows = [
         image_row(generator.generate([name] * 8, seed=i), scale=6)
@@ -344,6 +427,7 @@ def audit_verify() -> None:
     """Recompute the whole audit chain and check it against the newest signed checkpoint in
     storage; exit 1 and name the first broken row if it does not hold."""
     from domain.audit.anchoring import open_anchoring
+    from domain.settings import Settings
 
     settings = Settings()
     db = _database()
@@ -370,6 +454,7 @@ def audit_verify() -> None:
 def db_upgrade() -> None:
     """Apply the migrations to SFD_DATABASE_URL (default: SQLite in SFD_HOME)."""
     from domain.migrate import upgrade
+    from domain.settings import Settings
 
     settings = Settings()
     url = settings.resolved_database_url
@@ -386,7 +471,9 @@ def db_upgrade() -> None:
 
 
 def _database() -> Database:
+    from domain.db import Database
     from domain.migrate import upgrade
+    from domain.settings import Settings
 
     settings = Settings()
     if settings.auto_migrate:
@@ -395,7 +482,7 @@ def _database() -> Database:
 
 
 def register(app: typer.Typer) -> None:
-    for command in (serve, submit, status, wait, download, demo):
+    for command in (serve, submit, status, wait, cancel, download, demo):
         app.command()(command)
     app.add_typer(audit_app, name="audit")
     app.add_typer(db_app, name="db")

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from domain.settings import Settings
 from worker import gpus as gpu_pinning
 
 
@@ -57,6 +56,8 @@ def register(app: typer.Typer) -> None:
             concurrency = len(devices)
             os.environ[gpu_pinning.GPUS_ENV] = ",".join(devices)
             os.environ["SFD_DEVICE"] = "cuda"
+        from domain.settings import Settings
+
         settings = Settings()
         reaper = None
         if beat:

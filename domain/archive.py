@@ -35,9 +35,10 @@ UNREADABLE = (
 )
 
 
-def member_path(name: str) -> PurePosixPath:
+def member_path(name: str, *, directory: bool = False) -> PurePosixPath:
     """A member's relative path; names with control characters (NUL included), over-long
-    names and anything escaping the folder are refused."""
+    names and anything escaping the folder are refused. ``./config.json`` is ``config.json``
+    (``tar -cf t.tar -C teacher .`` names them so) and a directory may be ``.`` itself."""
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise Invalid("an archive member's name holds a control character", code="invalid_archive")
     path = PurePosixPath(name.replace("\\", "/"))
@@ -45,6 +46,8 @@ def member_path(name: str) -> PurePosixPath:
         len(part.encode()) > MAX_PART_BYTES for part in path.parts
     ):
         raise Invalid("an archive member's name is too long", code="invalid_archive")
+    if directory and not path.parts and name.strip("/") in {"", "."}:
+        return path
     if path.is_absolute() or ".." in path.parts or not path.parts or ":" in path.parts[0]:
         raise Invalid(f"archive member {name!r} escapes the model folder", code="invalid_archive")
     return path
@@ -65,7 +68,7 @@ def check_suffix(path: PurePosixPath) -> None:
 
 def _tar_members(archive: tarfile.TarFile) -> Iterator[tuple[PurePosixPath, int, BinaryIO]]:
     for member in archive:
-        path = member_path(member.name)
+        path = member_path(member.name, directory=member.isdir())
         if member.isdir():
             continue
         if not member.isfile():
@@ -79,7 +82,7 @@ def _tar_members(archive: tarfile.TarFile) -> Iterator[tuple[PurePosixPath, int,
 
 def _zip_members(archive: zipfile.ZipFile) -> Iterator[tuple[PurePosixPath, int, BinaryIO]]:
     for info in archive.infolist():
-        path = member_path(info.filename)
+        path = member_path(info.filename, directory=info.is_dir())
         if info.is_dir():
             continue
         if (info.external_attr >> 16) & 0o170000 == 0o120000:
@@ -138,11 +141,18 @@ def _write_members(
                 out.write(chunk)
 
 
-def pack(folder: Path, tar_path: Path) -> None:
-    """A deterministic uncompressed tar of ``folder`` (sorted names, zero times and owners)."""
+def pack(folder: Path, tar_path: Path, *, top: str | None = None) -> None:
+    """A deterministic uncompressed tar of ``folder`` (sorted names, zero times and owners);
+    with ``top``, every member lies under that one folder (``top/config.json``, ...), so the
+    archive extracts to ``top/`` rather than spilling its files into the current folder."""
     with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as archive:
+        if top is not None:
+            info = tarfile.TarInfo(top)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            archive.addfile(info)
         for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-            info = tarfile.TarInfo(file.relative_to(folder).as_posix())
+            name = file.relative_to(folder).as_posix()
+            info = tarfile.TarInfo(f"{top}/{name}" if top is not None else name)
             info.size = file.stat().st_size
             info.mode = 0o644
             with file.open("rb") as handle:

@@ -6,6 +6,9 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+# How a type error names the expected value to a user (not Python's type names).
+KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number"}
+
 
 class ConfigError(ValueError):
     """A hyperparameter that is unknown or out of bounds."""
@@ -129,7 +132,7 @@ class SFDConfig:
                         raise TypeError
                     values[name] = kind(value)
             except TypeError:
-                raise ConfigError(f"hyperparameter {name} must be a {kind.__name__}") from None
+                raise ConfigError(f"hyperparameter {name} must be {KIND_WORDS[kind]}") from None
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

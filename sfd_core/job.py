@@ -73,6 +73,7 @@ class ModelSummary:
     sha256: str
     sample_shape: tuple[int, ...]
     source: str
+    prompts: list[str] | None = None  # a text model's own prompt list (its concepts), if any
 
 
 @dataclass
@@ -92,6 +93,7 @@ def describe_model(ref: str, limits: ModelLimits | None = None) -> ModelSummary:
         sha256=teacher.sha256,
         sample_shape=teacher.sample_shape,
         source=teacher.source,
+        prompts=list(getattr(teacher, "prompts", None) or []) or None,
     )
 
 
@@ -112,6 +114,7 @@ def validate_request(request: UnlearnRequest) -> ModelSummary:
         sha256=teacher.sha256,
         sample_shape=teacher.sample_shape,
         source=teacher.source,
+        prompts=list(getattr(teacher, "prompts", None) or []) or None,
     )
 
 

@@ -169,5 +169,7 @@ def test_config_overrides_are_checked():
         SFDConfig.from_overrides({"learning_rate": 1e-3})
     with pytest.raises(ConfigError, match="steps must be"):
         SFDConfig.from_overrides({}, steps=0)
-    with pytest.raises(ConfigError, match="must be a int"):
+    with pytest.raises(ConfigError, match="batch_size must be a whole number$"):
         SFDConfig.from_overrides({"batch_size": 3.5})
+    with pytest.raises(ConfigError, match="must be true or false$"):
+        SFDConfig.from_overrides({"harden": 1})

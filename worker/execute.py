@@ -166,7 +166,7 @@ class JobExecution:
         robustness = result.out_dir / "robustness.png"  # only where attack probes ran
         if robustness.is_file():
             files["robustness.png"] = robustness
-        archive.pack(result.out_dir / "generator", files["generator.tar"])
+        archive.pack(result.out_dir / "generator", files["generator.tar"], top="generator")
         stored: dict[str, tuple[int, str]] = {}
         for name, path in files.items():
             stored[name] = (path.stat().st_size, file_sha256(path))

@@ -7,12 +7,12 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DatabaseDep, JobsReader, JobsWriter, RunnerDep, SettingsDep
-from api.problems import V1_ERRORS, responses
+from api.problems import V1_ERRORS, require_json, responses
 from api.schemas.common import ListOf
 from api.schemas.jobs import JobCreate, JobEventOut, JobOut, JobStatus
 from domain.hashing import sha256_json
@@ -31,10 +31,11 @@ STREAM_POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
 
 
-@router.post("", status_code=201, response_model=JobOut)
+@router.post("", status_code=201, response_model=JobOut, responses=responses(415))
 def create_job(
     body: JobCreate,
     actor: JobsWriter,
+    _json: Annotated[None, Depends(require_json)],
     db: DatabaseDep,
     settings: SettingsDep,
     runner: RunnerDep,

@@ -13,11 +13,11 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DatabaseDep, JobsReader, ModelsWriter, SettingsDep, StorageDep
-from api.problems import V1_ERRORS, responses
+from api.problems import V1_ERRORS, UnsupportedMediaType, responses, user_errors
 from api.schemas.common import ListOf
 from api.schemas.models import ModelOut, ModelReference
 from domain.base_models import service as models
-from domain.errors import DomainError, Invalid
+from domain.errors import Invalid
 
 router = APIRouter(
     prefix="/v1/models",
@@ -32,11 +32,6 @@ ARCHIVE_TYPES = {
     "application/zip",
     "application/octet-stream",
 }
-
-
-class UnsupportedMediaType(DomainError):
-    status = 415
-    code = "unsupported_media_type"
 
 
 REQUEST_BODY = {
@@ -76,11 +71,8 @@ async def register_model(
         try:
             reference = ModelReference.model_validate_json(await request.body())
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise Invalid(
-                f"{where}: {first['msg']}" if where else first["msg"], code="validation_error"
-            ) from None
+            first = user_errors(list(exc.errors()))[0]
+            raise Invalid(first["msg"], code="validation_error") from None
 
         def register_reference() -> ModelOut:
             with db.session() as session:
@@ -110,7 +102,7 @@ async def register_model(
                     settings,
                     storage,
                     actor,
-                    name=name or "uploaded model",
+                    name=name,
                     archive_path=archive_path,
                 )
                 return ModelOut.of(model)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, String, Text
+from sqlalchemy import BigInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.db import Base, UTCDateTime, utcnow
@@ -13,6 +13,8 @@ from domain.types import JSONType
 
 class BaseModelRecord(Base):
     __tablename__ = "base_models"
+    # A tenant's names are unique: jobs may name their model. Bundled rows have no tenant.
+    __table_args__ = (UniqueConstraint("tenant", "name", name="uq_base_models_tenant_name"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant: Mapped[str | None] = mapped_column(String(64), index=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from domain import archive
@@ -16,7 +17,7 @@ from domain.audit import service as audit
 from domain.base_models import allowlist, fetch
 from domain.base_models.models import BaseModelRecord
 from domain.db import Database, utcnow
-from domain.errors import Invalid, NotFound
+from domain.errors import Conflict, Invalid, NotFound
 from domain.ids import new_id
 from domain.pagination import Page, paginate
 from domain.settings import Settings
@@ -66,17 +67,25 @@ def _describe(settings: Settings, folder: Path) -> ModelSummary:
 
 
 def _record(
-    actor: Actor | None, name: str, source_type: str, source: str, summary: ModelSummary, size: int
+    actor: Actor | None,
+    name: str | None,
+    source_type: str,
+    source: str,
+    summary: ModelSummary,
+    size: int,
 ) -> BaseModelRecord:
+    """A row; a model registered without a name is named by its id."""
+    model_id = name if source_type == "bundled" and name else new_id("model")
     return BaseModelRecord(
-        id=name if source_type == "bundled" else new_id("model"),
+        id=model_id,
         tenant=actor.tenant if actor else None,
-        name=name,
+        name=name or model_id,
         source_type=source_type,
         source=source,
         sha256=summary.sha256,
         kind=summary.kind,
-        class_names=summary.class_names,
+        # A text model's own prompts stand in its classes: jobs are checked against them.
+        class_names=summary.class_names if summary.kind == "class" else summary.prompts,
         sample_shape=list(summary.sample_shape),
         size_bytes=size,
         created_by_key_id=actor.key_id if actor else None,
@@ -114,13 +123,18 @@ def ensure_bundled(session: Session, name: str | None = None) -> None:
 
 
 def get_visible(session: Session, tenant: str, model_id: str) -> BaseModelRecord:
-    """The tenant's model or a bundled one; 404 for anything else (another tenant's too)."""
+    """The tenant's model (by id, or by the name it was registered under) or a bundled one;
+    404 for anything else (another tenant's too)."""
     if model_id in BUNDLED_MODELS:
         ensure_bundled(session, model_id)
     model = session.scalar(
         select(BaseModelRecord).where(
             BaseModelRecord.id == model_id,
             or_(BaseModelRecord.tenant == tenant, BaseModelRecord.tenant.is_(None)),
+        )
+    ) or session.scalar(
+        select(BaseModelRecord).where(
+            BaseModelRecord.tenant == tenant, BaseModelRecord.name == model_id
         )
     )
     if model is None:
@@ -138,9 +152,37 @@ def list_visible(
     return paginate(session, query, BaseModelRecord.id, after=after, limit=limit)
 
 
+def check_name(session: Session, tenant: str, name: str | None) -> None:
+    """A new model's name must not be a bundled model's nor one the tenant already uses
+    (jobs name their model by it); 409 otherwise."""
+    if name is None:
+        return
+    if name in BUNDLED_MODELS:
+        raise Conflict(
+            f"{name!r} is the name of a bundled model; choose another name",
+            code="model_name_reserved",
+        )
+    taken = select(BaseModelRecord.id).where(
+        BaseModelRecord.tenant == tenant, BaseModelRecord.name == name
+    )
+    if session.scalar(taken) is not None:
+        raise Conflict(
+            f"you already have a model named {name!r}; choose another name",
+            code="model_name_taken",
+        )
+
+
 def _registered(session: Session, actor: Actor, model: BaseModelRecord) -> BaseModelRecord:
+    assert actor.tenant is not None
+    check_name(session, actor.tenant, model.name)
     session.add(model)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # the same name registered concurrently
+        raise Conflict(
+            f"you already have a model named {model.name!r}; choose another name",
+            code="model_name_taken",
+        ) from None
     audit.record(
         session,
         actor,
@@ -158,11 +200,14 @@ def register_archive(
     storage: Storage,
     actor: Actor,
     *,
-    name: str,
+    name: str | None,
     archive_path: Path,
 ) -> BaseModelRecord:
     """An uploaded tar/zip of a diffusers folder: unpacked, loaded once, stored, cached. On
     any failure nothing stays behind: no row, no stored archive."""
+    assert actor.tenant is not None
+    with db.session() as session:  # before the work: the name is refused or free
+        check_name(session, actor.tenant, name)
     staging = fetch.staging_dir(settings)
     try:
         folder = fetch.unpack_archive(settings, archive_path, staging / "model")
@@ -190,6 +235,7 @@ def register_uri(
     """A model in S3 (an archive object or a folder prefix), referenced, not copied: only
     under ``SFD_MODEL_URI_PREFIXES``, never in the service's own store."""
     assert actor.tenant is not None
+    check_name(session, actor.tenant, name)
     uri = allowlist.allowed(settings, actor.tenant, uri)
     staging = fetch.staging_dir(settings)
     try:
@@ -206,6 +252,8 @@ def register_path(
     session: Session, settings: Settings, actor: Actor, *, name: str, path: str
 ) -> BaseModelRecord:
     """A folder or safetensors file under one of ``SFD_MODEL_ROOTS``."""
+    assert actor.tenant is not None
+    check_name(session, actor.tenant, name)
     resolved = Path(path).expanduser().resolve()
     roots = [root.expanduser().resolve() for root in settings.model_roots]
     if not any(resolved.is_relative_to(root) for root in roots):

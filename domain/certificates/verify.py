@@ -40,7 +40,8 @@ def _generator_folder_check(tar_path: Path, expected: str | None) -> Check:
     """Unpack the generator archive and recompute the folder hash the engine reported."""
     with tempfile.TemporaryDirectory(prefix="sfd-verify-") as tmp:
         try:
-            folder = archive.unpack(tar_path, Path(tmp), strip=False, **UNPACK_LIMITS)
+            # generator.tar holds one top-level generator/ folder (older ones: its files)
+            folder = archive.unpack(tar_path, Path(tmp), **UNPACK_LIMITS)
         except DomainError as exc:
             return Check("generator folder", False, f"cannot unpack {GENERATOR}: {exc.detail}")
         actual = folder_sha256(folder)

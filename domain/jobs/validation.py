@@ -62,9 +62,9 @@ def validate(request: JobRequest, model: BaseModelRecord, settings: Settings) ->
             if request.options:
                 raise ForgetSpecError("options (prompts, templates) apply to text-to-image models")
             plan_for_classes(spec, model.class_names or [])
-        else:
+        else:  # a text model's own prompts (class_names), as the engine's plan uses them
             options = dict(request.options)
             clean_prompts(options.pop("paraphrases", None), "paraphrases")  # probes only
-            build_prompt_table(spec, **options)
+            build_prompt_table(spec, model_prompts=model.class_names, **options)
     except ForgetSpecError as exc:
         raise Invalid(str(exc), code="invalid_forget_spec") from None

@@ -53,8 +53,8 @@ def test_download_matches_sha256_and_generator_generates(
             (tmp_path / artifact["name"]).write_bytes(response.content)
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["steps"] == 10
-    with tarfile.open(tmp_path / "generator.tar") as archive:
-        archive.extractall(tmp_path / "generator", filter="data")
+    with tarfile.open(tmp_path / "generator.tar") as archive:  # extracts to generator/
+        archive.extractall(tmp_path, filter="data")
     generator = OneStepGenerator.from_pretrained(tmp_path / "generator")
     images = generator.generate(["0", "1", "7"], seed=3)
     assert images.shape == (3, 1, 8, 8)
