@@ -24,7 +24,7 @@ from domain.migrate import alembic_config, upgrade
 from sfd_core import OneStepGenerator
 from sfd_core.loading import BUNDLED_MODELS
 
-from .support import Service, assert_problem, finished_job, start_service, submit
+from .support import Service, assert_problem, finished_job, start_service, submit, wait_for
 
 
 def sfd(service: Service, *args: str) -> tuple[int, str]:
@@ -132,14 +132,20 @@ def test_failed_and_cancelled_jobs_exit_3_and_download_nothing(
         assert not out.exists()
 
 
-def test_status_and_wait_print_the_metrics(sqlite_service: Service, teacher_tar: Path) -> None:
-    job = finished_job(sqlite_service, teacher_tar)["job"]
+def test_status_and_wait_print_the_metrics(sqlite_service: Service) -> None:
+    with sqlite_service.client() as client:
+        job = submit(client, steps=1, eval_samples_per_class=2, probes="off")
+        job = wait_for(client, job["id"], {"succeeded"})
+    report = job["metrics"]
     for verb in ("status", "wait"):
         code, output = sfd(sqlite_service, verb, job["id"])
         assert code == 0, output
-        assert "forget_rate" in output and "retained_accuracy" in output
-        forget_rate = job["metrics"]["forget_rate"]
-        assert f"{forget_rate:.4g}" in output
+        assert "unlearning report" in output
+        for key in ("forget_rate", "retained_accuracy", "retained_fd"):
+            row = next(line for line in output.splitlines() if line.lstrip("│ ").startswith(key))
+            assert f"{report[key]:.4g}" in row and f"{report['teacher'][key]:.4g}" in row, row
+        assert f"training wall time {report['wall_seconds']} s" in output
+        assert f"verdict: {report['verdict']['verdict']}" in output
 
 
 def test_an_unreachable_server_is_one_line(tmp_path: Path) -> None:
