@@ -74,18 +74,20 @@ def test_unknown_model_is_404(sqlite_service: Service) -> None:
 
 
 @pytest.mark.parametrize(
-    ("content", "content_type"),
+    ("content", "content_type", "status", "code"),
     [
-        (b"{not json", "application/json"),
-        (b"[1, 2]", "application/json"),
-        (b"", "application/json"),
-        (b"model=digits", "application/x-www-form-urlencoded"),
+        (b"{not json", "application/json", 422, "validation_error"),
+        (b"[1, 2]", "application/json", 422, "validation_error"),
+        (b"", "application/json", 422, "validation_error"),
+        (b"model=digits", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
     ],
 )
-def test_malformed_job_bodies(sqlite_service: Service, content: bytes, content_type: str) -> None:
+def test_malformed_job_bodies(
+    sqlite_service: Service, content: bytes, content_type: str, status: int, code: str
+) -> None:
     with sqlite_service.client() as client:
         response = client.post("/v1/jobs", content=content, headers={"Content-Type": content_type})
-    assert_problem(response, 422, "validation_error")
+    assert_problem(response, status, code)
 
 
 def test_body_size_limits(sqlite_service: Service, model_id: str) -> None:
