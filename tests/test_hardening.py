@@ -47,7 +47,7 @@ def test_hardened_run_resumes_exactly_with_its_pool(tmp_path):
         ({"harden_pool": 0}, "harden_pool"),
         ({"harden_attack_lr": 0.0}, "harden_attack_lr"),
         ({"harden_weight": -1.0}, "harden_weight"),
-        ({"harden": 1}, "must be a bool"),
+        ({"harden": 1}, "must be true or false"),
     ],
 )
 def test_hardening_settings_are_checked(overrides, message):
