@@ -98,6 +98,7 @@ def run_sfd(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         seed=args.seed,
         hyperparameters={"batch_size": 8} if args.smoke else {},
         eval_samples_per_class=args.eval_per_class,
+        probes="off",  # attacks: bench/robustness.py, whose results fill the ASR columns
     )
     cpu_started, cpu_trained = time.process_time(), 0.0
 
