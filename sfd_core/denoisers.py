@@ -168,6 +168,10 @@ class Denoiser(nn.Module):
         output = self.predict(x_in, timestep, cond)
         return self.preconditioning.denoised(x, sigma, output.to(x.dtype))
 
+    def condition_table(self) -> Tensor:
+        """One row per condition id, the space a free floating-point ``cond`` lives in."""
+        return self.network.class_embedding.weight
+
     def score(self, x: Tensor, sigma: Tensor, cond: Any) -> Tensor:
         """``grad log p(x; sigma) = (D(x; sigma) - x) / sigma^2``."""
         return (self(x, sigma, cond) - x) / expand_sigma(sigma, x) ** 2

@@ -1,10 +1,10 @@
 """Hardened SFD: adversarial training against the conditioning attack, data-free.
 
 A small pool of free conditioning vectors (class-embedding rows, or prompt embeddings) plays the
-attacker: each iteration every vector takes one Adam step towards conditions under which the
-*teacher's own* diffusion classifier sees the forgotten concept in the generator's output
-(unsafe vs null condition, from the teacher's denoising errors), so neither data nor the
-evaluator is needed. The generator then takes a repel term, ``-log(1 - p_teacher(concept |
+attacker: each iteration every vector takes ``harden_attack_steps`` Adam steps towards
+conditions under which the *teacher's own* diffusion classifier sees the forgotten concept in
+the generator's output (unsafe vs null condition, from the teacher's denoising errors), so
+neither data nor the evaluator is needed. The generator then takes a repel term, ``-log(1 - p_teacher(concept |
 G(z, v)))``, on a batch drawn from the pool. Every ``harden_restart_every`` iterations the vector
 that found the least restarts from the next start point (the unsafe row, the mean and null
 rows, the surrogate, a random point; jittered), so the pool keeps exploring.
@@ -24,13 +24,6 @@ from .config import SFDConfig
 from .denoisers import Denoiser, expand_sigma
 
 SIGMA_RANGE = (0.3, 2.0)  # noise levels at which the teacher's classifier reads the concept
-
-
-def embedding_table(denoiser: Denoiser) -> Tensor:
-    """The rows a free condition replaces: class embeddings, or the cached prompt embeddings."""
-    if hasattr(denoiser, "prompt_embeds"):
-        return denoiser.prompt_embeds
-    return denoiser.network.class_embedding.weight
 
 
 class TeacherConceptScore:
@@ -81,7 +74,7 @@ class Hardener:
         the one-step map ``(generator, noise, cond) -> images``."""
         self.config, self.rng, self.randn, self.generate = config, rng, randn, generate
         device = next(generator.parameters()).device
-        table = embedding_table(generator).detach().float().cpu()
+        table = generator.condition_table().detach().float().cpu()
         self.rows = [i for i in range(len(table)) if i != plan.null_id]
         self.mean, self.spread = table[self.rows].mean(0), table[self.rows].std(0)
         forget_ids = [int(i) for i in plan.forget_ids]

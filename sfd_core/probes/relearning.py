@@ -68,7 +68,6 @@ def relearning_attack(
         target.sample_shape,
         target.sampler,
         target.decode,
-        target.embedding_table,
         target.null_id,
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=budget.relearn_lr)

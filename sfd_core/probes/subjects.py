@@ -41,8 +41,7 @@ def concept_rate(target: ProbeTarget, kit: AttackKit, cond_id: int, n: int, seed
 
 
 def class_target(denoiser: Denoiser, shape, sampler: Sampler, null_id: int | None) -> ProbeTarget:
-    table = denoiser.network.class_embedding.weight
-    return ProbeTarget(denoiser, tuple(shape), sampler, _identity, table, null_id)
+    return ProbeTarget(denoiser, tuple(shape), sampler, _identity, null_id)
 
 
 def class_kit(teacher: ClassConditionalTeacher, forget_ids: Sequence[int]) -> AttackKit | None:
@@ -105,8 +104,7 @@ def _text_subject(
     null_id = int(table.uncond_ids[forget_ids[0]])
 
     def target(denoiser: Denoiser, sampler: Sampler) -> ProbeTarget:
-        embeds = denoiser.prompt_embeds
-        return ProbeTarget(denoiser, teacher.sample_shape, sampler, teacher.decode, embeds, null_id)
+        return ProbeTarget(denoiser, teacher.sample_shape, sampler, teacher.decode, null_id)
 
     words = list(teacher.tokenizer.get_vocab()) if teacher.tokenizer is not None else []
     search = PromptSearch(

@@ -41,8 +41,12 @@ class ProbeTarget:
     sample_shape: tuple[int, ...]
     sampler: Sampler
     decode: Callable[[Tensor], Tensor]  # samples -> images in [-1, 1]
-    embedding_table: Tensor  # one row per condition id (class embeddings or prompt embeddings)
     null_id: int | None
+
+    @property
+    def embedding_table(self) -> Tensor:
+        """One row per condition id (class embeddings or prompt embeddings)."""
+        return self.denoiser.condition_table()
 
     @property
     def device(self) -> torch.device:

@@ -80,6 +80,10 @@ class PromptDenoiser(Denoiser):
         out_uncond, out_cond = both.chunk(2)
         return out_uncond + self.guidance_scale * (out_cond - out_uncond)
 
+    def condition_table(self) -> Tensor:
+        """The cached prompt embeddings (``P x L x D``)."""
+        return self.prompt_embeds
+
     def trainable_copy(self) -> PromptDenoiser:
         clone = super().trainable_copy()
         if self.gradient_checkpointing:
