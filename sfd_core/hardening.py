@@ -4,10 +4,11 @@ A small pool of free conditioning vectors (class-embedding rows, or prompt embed
 attacker: each iteration every vector takes ``harden_attack_steps`` Adam steps towards
 conditions under which the *teacher's own* diffusion classifier sees the forgotten concept in
 the generator's output (unsafe vs null condition, from the teacher's denoising errors), so
-neither data nor the evaluator is needed. The generator then takes a repel term, ``-log(1 - p_teacher(concept |
-G(z, v)))``, on a batch drawn from the pool. Every ``harden_restart_every`` iterations the vector
-that found the least restarts from the next start point (the unsafe row, the mean and null
-rows, the surrogate, a random point; jittered), so the pool keeps exploring.
+neither data nor the evaluator is needed. The generator then takes a repel term,
+``-log(1 - p_teacher(concept | G(z, v)))``, on a batch drawn from the pool. Every
+``harden_restart_every`` iterations the vector that found the least restarts from the next
+start point (the unsafe row, the mean and null rows, the surrogate, a random point; jittered),
+so the pool keeps exploring.
 """
 
 from __future__ import annotations
