@@ -2,7 +2,7 @@
 
 Tensors: the fake score, generator and EMA weights, both Adam states and the RNG state (and,
 for hardened SFD, the adversarial pool, its Adam state and what each vector last found).
-Everything else (step, optimiser hyperparameters, config) rides in the file's JSON metadata.
+Everything else (step, seed, optimiser hyperparameters, config) rides in the file's JSON metadata.
 A resumed run is bit-identical to an uninterrupted one on the CPU.
 """
 
@@ -64,6 +64,7 @@ def save(trainer: SFDTrainer, path: Path) -> Path:
     metadata = {
         "format": FORMAT,
         "step": str(trainer.step),
+        "seed": str(trainer.seed),  # the warm start's pairs are rebuilt from it
         "param_groups": json.dumps(groups),
         "config": json.dumps(trainer.config.to_dict()),
     }
@@ -102,3 +103,4 @@ def load(trainer: SFDTrainer, path: Path) -> None:
     if trainer.hardener is not None:
         trainer.hardener.found = tensors["harden_found"]
     trainer.step = int(metadata["step"])
+    trainer.reseed_pairs(int(metadata.get("seed", trainer.seed)))

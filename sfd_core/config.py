@@ -62,6 +62,12 @@ class SFDConfig:
     harden_restart_every: int = 10
     harden_batch: int = 16
     harden_weight: float = 3.0
+    # Warm start (sfd_core.warmup): the first warmup_steps regress the generator onto
+    # warmup_pairs samples the teacher draws at the start (forget conditions: the surrogate's);
+    # regression_weight keeps that regression in the generator's loss afterwards (DMD-style).
+    warmup_steps: int = 0
+    warmup_pairs: int = 1024
+    regression_weight: float = 0.0
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -104,6 +110,9 @@ class SFDConfig:
             (1 <= self.harden_restart_every <= 10_000, "harden_restart_every in [1, 10000]"),
             (1 <= self.harden_batch <= 1024, "harden_batch must be between 1 and 1024"),
             (0 <= self.harden_weight <= 1000, "harden_weight must be in [0, 1000]"),
+            (0 <= self.warmup_steps <= self.steps, "warmup_steps must be in [0, steps]"),
+            (2 <= self.warmup_pairs <= 100_000, "warmup_pairs must be in [2, 100000]"),
+            (0 <= self.regression_weight <= 1000, "regression_weight must be in [0, 1000]"),
         ]
         for ok, message in checks:
             if not ok:

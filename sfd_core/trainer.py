@@ -24,6 +24,7 @@ from .denoisers import Denoiser
 from .hardening import Hardener
 from .losses import FakeScoreLoss, GeneratorLoss, KarrasSigmas, LogNormalSigmas
 from .progress import ProgressCallback, ProgressEvent, StopCheck
+from .warmup import RegressionLoss, TeacherPairs, make_pairs
 
 Evaluate = Callable[[Denoiser], dict]
 
@@ -78,7 +79,10 @@ class SFDTrainer:
             config.sigma_min, config.sigma_max, config.rho, config.tmax
         )
         self.rng = torch.Generator().manual_seed(seed)
+        self.seed = seed
         self.step = 0
+        self.regression = RegressionLoss(self._one_step)
+        self._pairs: TeacherPairs | None = None
         self.hardener = (
             Hardener(
                 self.teacher, self.generator, plan, config, self.rng, self._randn, self._one_step
@@ -120,7 +124,40 @@ class SFDTrainer:
         torch.nn.utils.clip_grad_value_(module.parameters(), self.config.grad_clip)
         optimizer.step()
 
+    @property
+    def pairs(self) -> TeacherPairs:
+        """The teacher's (noise, sample) pairs for the warm start, drawn on first use."""
+        if self._pairs is None:
+            self._pairs = make_pairs(
+                self.teacher,
+                self.plan,
+                self.config.warmup_pairs,
+                self.sample_shape,
+                seed=self.seed,
+                device=self.device,
+            )
+        return self._pairs
+
+    def reseed_pairs(self, seed: int) -> None:
+        """Rebuild the warm start's pairs from ``seed`` when next needed (checkpoint resume)."""
+        if seed != self.seed:
+            self.seed, self._pairs = seed, None
+
+    def _regression_loss(self, n: int) -> Tensor:
+        index = torch.randint(len(self.pairs), (n,), generator=self.rng).to(self.device)
+        return self.regression(self.generator, self.pairs, index).mean()
+
     # -- one iteration ------------------------------------------------------------------------
+    def _warmup_step(self) -> dict[str, float]:
+        """Regress the generator onto the teacher's pairs (no fake-score step yet: the fake
+        score starts as the teacher, which is what a warmed-up generator draws)."""
+        self.generator.requires_grad_(True)
+        with self._autocast():
+            loss = self._regression_loss(2 * self.config.batch_size)
+        self._apply(self.opt_generator, self.generator, loss.float())
+        self._update_ema()
+        return {"warmup_regression": loss.item()}
+
     def _fake_score_step(self) -> dict[str, float]:
         cfg, n = self.config, self.config.batch_size
         self.generator.requires_grad_(False)
@@ -184,6 +221,10 @@ class SFDTrainer:
             retain_loss, forget_loss = _masked_mean(loss_r, ok_r), _masked_mean(loss_f, ok_f)
             total = cfg.retain_weight * retain_loss + cfg.forget_weight * forget_loss
             losses = {"gen_retain": retain_loss.item(), "gen_forget": forget_loss.item()}
+            if cfg.regression_weight > 0:
+                regression = self._regression_loss(n)
+                total = total + cfg.regression_weight * torch.nan_to_num(regression)
+                losses["gen_regression"] = regression.item()
             if self.hardener is not None:
                 repel = self.hardener.repel_loss(self.generator)
                 total = total + cfg.harden_weight * torch.nan_to_num(repel)
@@ -214,10 +255,17 @@ class SFDTrainer:
             ema_b.copy_(b)
 
     def train_step(self) -> dict[str, float]:
-        """One SFD iteration: a fake-score step, the adversarial pool's step when hardened,
-        then a generator step (and its EMA)."""
+        """One iteration: during the warm start a regression step; then SFD's fake-score step,
+        the adversarial pool's step when hardened, and a generator step (and its EMA)."""
         self.fake_score.train()
         self.generator.train()
+        if self.step < self.config.warmup_steps:
+            losses = self._warmup_step()
+            self.step += 1
+            return losses
+        if self.step == self.config.warmup_steps > 0:
+            # Adam's moments of the regression would damp SFD's first steps: start afresh.
+            self.opt_generator.state.clear()
         losses = self._fake_score_step()
         if self.hardener is not None:
             self._harden_step()

@@ -173,3 +173,53 @@ def test_config_overrides_are_checked():
         SFDConfig.from_overrides({"batch_size": 3.5})
     with pytest.raises(ConfigError, match="must be true or false$"):
         SFDConfig.from_overrides({"harden": 1})
+
+
+def test_warm_start_regresses_onto_the_teachers_pairs_and_forget_pairs_use_the_surrogate():
+    trainer = make_trainer(steps=12, warmup_steps=8, warmup_pairs=16, lr_generator=1e-3)
+    pairs = trainer.pairs
+    assert len(pairs) == 16
+    forget = pairs.cond == 0
+    assert forget.sum() == 8 and not (pairs.cond[~forget] == 0).any()
+    # The forget half's targets are the teacher's samples for the surrogate from the same noise.
+    from sfd_core.sampling import heun_sample
+
+    surrogate = heun_sample(
+        trainer.teacher,
+        torch.ones(8, dtype=torch.long),
+        (1, 8, 8),
+        noise=pairs.noise[forget],
+        clamp=False,
+    )
+    assert torch.allclose(pairs.target[forget], surrogate, atol=1e-5)
+
+    everything = torch.arange(16)
+    before = trainer.regression(trainer.generator, pairs, everything).mean().item()
+    losses = [trainer.train_step() for _ in range(8)]
+    assert all(set(step) == {"warmup_regression"} for step in losses)
+    after = trainer.regression(trainer.generator, pairs, everything).mean().item()
+    assert after < 0.8 * before
+    assert "gen_retain" in trainer.train_step()  # then SFD takes over
+
+
+def test_resume_inside_and_after_the_warm_start_equals_an_uninterrupted_run(tmp_path):
+    overrides = {"warmup_steps": 3, "warmup_pairs": 8, "regression_weight": 0.5}
+    straight = make_trainer(steps=6, **overrides)
+    straight.run()
+    for stop_at in (2, 3):
+        first = make_trainer(steps=6, **overrides)
+        flags = iter([False] * stop_at + [True])
+        assert first.run(should_stop=lambda flags=flags: next(flags)) is False
+        path = first.save_checkpoint(tmp_path / f"ckpt-{stop_at}.safetensors")
+        resumed = make_trainer(steps=6, seed=99, **overrides)
+        resumed.load_checkpoint(path)
+        assert resumed.run() is True
+        ws, wr = weights(straight), weights(resumed)
+        assert all(torch.equal(ws[k], wr[k]) for k in ws), f"resumed at step {stop_at}"
+
+
+def test_warm_start_settings_are_checked():
+    with pytest.raises(ConfigError, match="warmup_steps"):
+        SFDConfig(steps=10, warmup_steps=11)
+    with pytest.raises(ConfigError, match="warmup_pairs"):
+        SFDConfig(warmup_pairs=1)
