@@ -30,6 +30,7 @@ from domain.migrate import upgrade
 from domain.settings import Settings
 from domain.storage import open_storage
 from worker.runner import create_runner
+from worker.threads import use_threads
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ def _prepare(settings: Settings, db: Database) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    # The API validates requests with the engine (torch); jobs need the cores, not the API.
+    use_threads(1)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

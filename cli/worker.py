@@ -57,8 +57,11 @@ def register(app: typer.Typer) -> None:
             os.environ[gpu_pinning.GPUS_ENV] = ",".join(devices)
             os.environ["SFD_DEVICE"] = "cuda"
         from domain.settings import Settings
+        from worker.threads import THREADS_ENV, threads_per_job
 
         settings = Settings()
+        # Each pool process runs one job: share the cores among them (SFD_JOB_THREADS wins).
+        os.environ[THREADS_ENV] = str(threads_per_job(settings.job_threads, concurrency or 1))
         reaper = None
         if beat:
             from worker.reaper import run_reaper

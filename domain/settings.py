@@ -36,6 +36,12 @@ class Settings(BaseSettings):
         "embedded", description="embedded: jobs run in processes beside the API; none: only queue."
     )
     embedded_concurrency: int = Field(1, ge=1, le=64, description="Jobs run at once (embedded).")
+    job_threads: int = Field(
+        0,
+        ge=0,
+        le=1024,
+        description="torch CPU threads of each job; 0: the cores divided by the jobs run at once.",
+    )
     device: str = Field("cpu", description="Torch device the jobs run on.")
     max_body_bytes: int = Field(1 * MiB, ge=1024, description="Largest JSON request body.")
     max_upload_bytes: int = Field(2048 * MiB, ge=1024, description="Largest model archive.")
@@ -163,6 +169,7 @@ class Settings(BaseSettings):
 # What a job process needs to run a job, and nothing more: no admin key, no signing key.
 JOB_SETTINGS = (
     "home",
+    "job_threads",
     "database_url",
     "storage_url",
     "s3_endpoint",

@@ -239,6 +239,7 @@ def run_unlearning(
         "hyperparameters": config.to_dict(),
         "wall_seconds": round(train_seconds, 3),
         "device": str(device),
+        "cpu_threads": torch.get_num_threads(),
         **evaluation.report,
         "robustness": robustness,
     }

@@ -21,6 +21,7 @@ from domain.db import Database
 from domain.jobs import lifecycle
 from domain.jobs.models import Job
 from domain.settings import JOB_SETTINGS, Settings
+from worker.threads import threads_per_job
 
 log = logging.getLogger(__name__)
 PREFIX = "embedded"
@@ -75,6 +76,8 @@ class EmbeddedRunner:
         self.settings, self.db = settings, db
         self.poll_seconds = poll_seconds
         self._env = settings.to_env(only=JOB_SETTINGS)
+        threads = threads_per_job(settings.job_threads, settings.embedded_concurrency)
+        self._env["SFD_JOB_THREADS"] = str(threads)
         self._context = get_context("spawn")
         self._processes: dict[str, BaseProcess] = {}
         self._wake = threading.Event()

@@ -32,6 +32,7 @@ from sfd_core.job import JobResult, UnlearnRequest, run_unlearning
 from sfd_core.loading import ModelLoadError, file_sha256
 from worker.lease import LeaseKeeper
 from worker.progress import ProgressRecorder
+from worker.threads import use_threads
 
 log = logging.getLogger(__name__)
 CHECKPOINT_NAME = "checkpoint.safetensors"
@@ -51,6 +52,8 @@ def execute_job(
 ) -> str | None:
     """Claim and run ``job_id``; its final state, or None if it was not ours to run."""
     worker_id = worker_id or default_worker_id()
+    if settings.job_threads:  # the runners set it: the cores shared among their job slots
+        use_threads(settings.job_threads)
     own_db = db is None
     db = db or Database(settings.resolved_database_url)
     try:

@@ -4,12 +4,14 @@ duplicate deliveries run a job once; a cancel reaches the worker running the job
 from __future__ import annotations
 
 import hashlib
+import json
 
 import httpx
 from minio import Minio
 
 from worker.broker import wake
 from worker.celery_app import create_celery
+from worker.threads import available_cores
 
 from .fleet import ARTIFACTS, Fleet, events, state_changes, submit, wait_for, wait_until_step
 
@@ -50,6 +52,9 @@ def test_submit_run_download_from_s3(fleet: Fleet) -> None:
     }
     prefix = f"fleet/jobs/{job['id']}"
     assert {f"{prefix}/attempt-1/{name}" for name in ("generator.tar", "report.json")} <= keys
+    # One pool process per worker (sfd worker's default): the job had every core, not more.
+    report = json.loads(s3.get_object("sfd-workers", f"{prefix}/attempt-1/report.json").read())
+    assert report["cpu_threads"] == available_cores()
 
 
 def test_duplicate_deliveries_run_a_job_once(fleet: Fleet) -> None:

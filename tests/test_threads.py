@@ -1,0 +1,14 @@
+"""Threads per job: the cores shared among the jobs that run at once."""
+
+import os
+
+from worker.threads import available_cores, threads_per_job
+
+
+def test_cores_are_divided_among_job_slots_unless_configured():
+    cores = available_cores()
+    assert cores == len(os.sched_getaffinity(0))
+    assert threads_per_job(0, 1) == cores
+    assert threads_per_job(0, cores * 4) == 1  # never zero threads
+    assert threads_per_job(0, 2) == max(1, cores // 2)
+    assert threads_per_job(3, 2) == 3  # SFD_JOB_THREADS wins
