@@ -48,6 +48,7 @@ class AuditVerifier:
                     False, result.checked, result.head_seq, result.head_hash, None, None, str(exc)
                 )
             result = service.verify(session, start_seq=start_seq, start_hash=start_hash)
+            missing = _first_missing(session, start_seq)
 
             def status(broken: int | None = None, reason: str | None = None) -> ChainStatus:
                 valid = broken is None and result.valid
@@ -61,6 +62,13 @@ class AuditVerifier:
                     reason or result.reason,
                 )
 
+            if missing is not None:
+                # An incremental run recomputes only the newer rows; a deleted older row still
+                # shows as a gap in the numbering (a count on the index).
+                return status(
+                    missing,
+                    f"row {missing} is missing from the rows verified before: rows were removed",
+                )
             if not result.valid:
                 return status()
             if checkpoint is None:
@@ -80,6 +88,20 @@ class AuditVerifier:
                 )
             self._start = (checkpoint.seq, checkpoint.hash)
             return status()
+
+
+def _first_missing(session: Session, upto: int) -> int | None:
+    """The first absent row number in ``1..upto`` (rows are numbered without gaps)."""
+    if upto == 0:
+        return None
+    present = session.scalar(select(func.count()).where(AuditEvent.seq <= upto))
+    if present == upto:
+        return None
+    if session.get(AuditEvent, 1) is None:
+        return 1
+    seq = AuditEvent.__table__.c.seq
+    gaps = select(seq + 1).where(seq < upto, (seq + 1).not_in(select(seq))).subquery()
+    return session.scalar(select(func.min(gaps.c[0])))
 
 
 @dataclass(frozen=True)

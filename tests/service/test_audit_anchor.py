@@ -188,3 +188,19 @@ def test_checkpoints_are_written_on_a_timer_and_once(
     with pytest.raises(S3Error):
         client.remove_object(bucket, name, version_id=version)
     assert anchoring.anchor.read(checkpoint_key(5)).seq == 5
+
+
+def test_an_incremental_run_sees_an_older_row_deleted_after_it_was_verified(chain: Chain) -> None:
+    append(chain.app, 6)
+    chain.anchoring.checkpoint()
+    verifier = chain.anchoring.verifier
+    with chain.app.sessions() as session:
+        assert verifier.verify(session).valid  # the next run starts at the checkpoint
+    with chain.owner.session() as session:
+        session.execute(sa.text("SET session_replication_role = replica"))
+        session.execute(sa.delete(AuditEvent).where(AuditEvent.seq == 3))
+    append(chain.app, 2)
+    with chain.app.sessions() as session:
+        status = verifier.verify(session)
+    assert not status.valid and status.first_broken_seq == 3
+    assert "removed" in (status.reason or "")
