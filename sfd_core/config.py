@@ -28,8 +28,8 @@ class SFDConfig:
     sigma_init: float = 2.5
     retain_weight: float = 1.0
     forget_weight: float = 1.0
-    lr_generator: float = 1e-4
-    lr_fake_score: float = 1e-4
+    lr_generator: float = 3e-4
+    lr_fake_score: float = 3e-4
     adam_beta1: float = 0.0
     adam_beta2: float = 0.999
     adam_eps: float = 1e-8
@@ -65,9 +65,10 @@ class SFDConfig:
     # Warm start (sfd_core.warmup): the first warmup_steps regress the generator onto
     # warmup_pairs samples the teacher draws at the start (forget conditions: the surrogate's);
     # regression_weight keeps that regression in the generator's loss afterwards (DMD-style).
+    # A run makes no more pairs than it can draw (2 * batch_size * steps).
     warmup_steps: int = 0
     warmup_pairs: int = 1024
-    regression_weight: float = 0.0
+    regression_weight: float = 1.0
 
     def __post_init__(self) -> None:
         for item in fields(self):

@@ -128,10 +128,13 @@ class SFDTrainer:
     def pairs(self) -> TeacherPairs:
         """The teacher's (noise, sample) pairs for the warm start, drawn on first use."""
         if self._pairs is None:
+            cfg = self.config
+            # Never more pairs than the run can draw (a warm-up step draws 2 batches).
+            count = max(2, min(cfg.warmup_pairs, 2 * cfg.batch_size * cfg.steps))
             self._pairs = make_pairs(
                 self.teacher,
                 self.plan,
-                self.config.warmup_pairs,
+                count,
                 self.sample_shape,
                 seed=self.seed,
                 device=self.device,

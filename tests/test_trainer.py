@@ -218,6 +218,10 @@ def test_resume_inside_and_after_the_warm_start_equals_an_uninterrupted_run(tmp_
         assert all(torch.equal(ws[k], wr[k]) for k in ws), f"resumed at step {stop_at}"
 
 
+def test_a_short_run_makes_no_more_pairs_than_it_can_draw():
+    assert len(make_trainer(steps=2, warmup_pairs=1024).pairs) == 2 * 4 * 2
+
+
 def test_warm_start_settings_are_checked():
     with pytest.raises(ConfigError, match="warmup_steps"):
         SFDConfig(steps=10, warmup_steps=11)

@@ -1,0 +1,246 @@
+"""Sweep SFD's settings on a bundled teacher: fidelity and diversity against CPU time.
+
+    .venv/bin/python bench/sweep.py --model digits --settings default,warm100 --steps 400
+    .venv/bin/python bench/sweep.py --report-only
+
+Each setting trains once to ``--steps``; at each of ``--checkpoints`` the EMA generator is scored
+as a job report scores it (forget and surrogate rate, retained accuracy, retained FD, diversity;
+the same evaluator and seeds as the teacher's 18-step Heun samples). Time is this process's CPU
+seconds of training (evaluation excluded; one thread), which other processes on a shared machine
+do not inflate, and wall seconds. One JSON per setting lands in
+``bench/results/sweep/<model>/``; the report (``sweep.md``, ``sweep-<model>.png``) is rebuilt
+from all of them, so settings can be run in separate processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sfd_core.conditions import ForgetSpec
+from sfd_core.config import SFDConfig
+from sfd_core.denoisers import Denoiser
+from sfd_core.evaluation.report import evaluate_job
+from sfd_core.loading import load_teacher
+from sfd_core.teachers import Teacher
+from sfd_core.text.evaluate import one_step_images, teacher_images
+from sfd_core.text.shapes_eval import ShapesEvaluator
+from sfd_core.trainer import SFDTrainer
+
+RESULTS = Path(__file__).parent / "results"
+PAIRS = {"digits": ("0", "1"), "shapes": ("red", "blue")}
+EVAL_PER_CLASS = {"digits": 100, "shapes": 50}
+KEYS = ("forget_rate", "surrogate_rate", "retained_accuracy", "retained_fd", "diversity")
+
+# Named settings: SFDConfig overrides. "default" is whatever the engine's defaults are now; the
+# others name every value they change from the defaults before the sweep (lr 1e-4, no
+# regression), so their meaning stays put when the defaults move.
+OLD = {"lr_generator": 1e-4, "lr_fake_score": 1e-4, "regression_weight": 0.0}
+SETTINGS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "old_default": OLD,
+    "lr_fake_3x": OLD | {"lr_fake_score": 3e-4},
+    "reg1": OLD | {"regression_weight": 1.0},
+    "reg3": OLD | {"regression_weight": 3.0},
+    "reg1_fake3x": OLD | {"regression_weight": 1.0, "lr_fake_score": 3e-4},
+    "reg1_lr3e-4": {"lr_generator": 3e-4, "lr_fake_score": 3e-4, "regression_weight": 1.0},
+    "reg1_lr3e-4_fake1e-3": {"lr_generator": 3e-4, "lr_fake_score": 1e-3, "regression_weight": 1.0},
+    "warm100": OLD | {"warmup_steps": 100},
+    "alpha_1.0": {"alpha": 1.0},
+    "ema_0.99": {"ema_decay": 0.99},
+    "batch_64": {"batch_size": 64},
+    "tmax_980": {"tmax": 980},
+    "sigma_init_1.5": {"sigma_init": 1.5},
+}
+
+
+class Scorer:
+    """Scores a generator against the teacher with the job report's metrics."""
+
+    def __init__(self, model: str, teacher: Teacher, plan, spec, config: SFDConfig) -> None:
+        self.model, self.teacher, self.plan, self.spec = model, teacher, plan, spec
+        self.config = config
+        self.per_class = EVAL_PER_CLASS[model]
+        if model == "shapes":
+            table = teacher.prompt_table
+            ids = [int(i) for i in plan.forget_ids] + [int(i) for i in plan.retain_ids]
+            self.cond = torch.tensor(ids).repeat_interleave(self.per_class)
+            self.prompts = [table.prompts[i] for i in self.cond.tolist()]
+            self.evaluator = ShapesEvaluator()
+            self.kwargs = {"surrogate_for": table.surrogate_for, "concepts": list(table.concepts)}
+            self.teacher_metrics = self._shapes(teacher_images(teacher, self.cond, 1))
+        else:
+            self.teacher_metrics = self._digits(teacher.denoiser)["teacher"]
+
+    def _shapes(self, images: torch.Tensor) -> dict[str, Any]:
+        return self.evaluator.score(images, self.prompts, **self.kwargs)
+
+    def _digits(self, generator: Denoiser) -> dict[str, Any]:
+        plan = self.plan
+        surrogate_for = {
+            int(f): int(s[0]) for f, s in zip(plan.forget_ids, plan.surrogate_ids, strict=True)
+        }
+        return evaluate_job(
+            self.teacher,
+            generator,
+            self.plan,
+            self.spec,
+            self.config,
+            self.per_class,
+            model_name="digits",
+            surrogate_for=surrogate_for,
+        ).report
+
+    @torch.no_grad()
+    def __call__(self, generator: Denoiser) -> dict[str, float]:
+        if self.model == "shapes":
+            images = one_step_images(self.teacher, generator, self.cond, self.config.sigma_init, 0)
+            report = self._shapes(images)
+        else:
+            report = self._digits(generator)
+        return {key: round(float(report[key]), 4) for key in KEYS}
+
+
+def run_setting(model: str, name: str, steps: int, checkpoints: list[int], seed: int) -> dict:
+    """Train one setting to ``steps``, scoring the EMA generator at each checkpoint."""
+    teacher = load_teacher(model)
+    spec = ForgetSpec.create(*PAIRS[model])
+    plan = teacher.plan(spec)
+    config = SFDConfig.from_overrides(SETTINGS[name], steps=steps)
+    teacher.configure(config)
+    scorer = Scorer(model, teacher, plan, spec, config)
+    trainer = SFDTrainer(teacher.denoiser, plan, config, teacher.sample_shape, seed=seed)
+    cpu = wall = 0.0
+    curve = []
+    for target in sorted({c for c in checkpoints if c <= steps} | {steps}):
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        while trainer.step < target:
+            trainer.train_step()
+        cpu += time.process_time() - cpu0
+        wall += time.monotonic() - wall0
+        point = {"step": target, "cpu_seconds": round(cpu, 1), "wall_seconds": round(wall, 1)}
+        curve.append(point | scorer(trainer.ema))
+        print(json.dumps({"setting": name, **curve[-1]}), flush=True)
+    return {
+        "model": model,
+        "setting": name,
+        "overrides": SETTINGS[name],
+        "config": config.to_dict(),
+        "seed": seed,
+        "threads": torch.get_num_threads(),
+        "teacher": {key: round(float(scorer.teacher_metrics[key]), 4) for key in KEYS},
+        "curve": curve,
+    }
+
+
+def _changed(config: dict[str, Any]) -> dict[str, Any]:
+    """The values of a run's config that differ from the engine's defaults now."""
+    defaults = SFDConfig().to_dict()
+    return {k: v for k, v in config.items() if k != "steps" and v != defaults.get(k)}
+
+
+def _final(result: dict) -> dict:
+    return result["curve"][-1]
+
+
+def write_report(out: Path) -> None:
+    """Rebuild ``sweep.md`` and one PNG per model from every stored setting."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines = [
+        "# SFD settings sweep",
+        "",
+        "Produced by `bench/sweep.py` (see its docstring). Each row: one setting, seed 0, one "
+        "thread; its values that differ from the engine's defaults now (the full config is in "
+        "its JSON); figures of the EMA generator at the last checkpoint. FD ratio and diversity "
+        "ratio are over the teacher's (18-step Heun, same evaluator and seeds). CPU s: this "
+        "process's training CPU seconds (evaluation excluded; on a busy shared machine CPU "
+        "seconds run up to 2x a quiet machine's). The plots show every checkpoint.",
+    ]
+    for model_dir in sorted((out / "sweep").glob("*")):
+        results = [json.loads(p.read_text()) for p in sorted(model_dir.glob("*.json"))]
+        if not results:
+            continue
+        model = model_dir.name
+        teacher = results[0]["teacher"]
+        lines += [
+            "",
+            f"## {model} (forget {' -> '.join(PAIRS[model])})",
+            "",
+            f"Teacher: retained FD {teacher['retained_fd']:.2f}, diversity "
+            f"{teacher['diversity']:.3f}, retained accuracy {teacher['retained_accuracy']:.3f}.",
+            "",
+            "| setting | differs from the defaults | steps | CPU s | forget | surrogate | "
+            "retained acc | retained FD | FD ratio | diversity ratio |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        results.sort(key=lambda r: _final(r)["retained_fd"])
+        for r in results:
+            f = _final(r)
+            lines.append(
+                f"| {r['setting']} | `{json.dumps(_changed(r['config']))}` | {f['step']} | "
+                f"{f['cpu_seconds']:.0f} | {f['forget_rate']:.3f} | {f['surrogate_rate']:.3f} | "
+                f"{f['retained_accuracy']:.3f} | {f['retained_fd']:.2f} | "
+                f"{f['retained_fd'] / teacher['retained_fd']:.2f} | "
+                f"{f['diversity'] / teacher['diversity']:.3f} |"
+            )
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+        for r in results:
+            x = [p["cpu_seconds"] for p in r["curve"]]
+            axes[0].plot(
+                x,
+                [p["retained_fd"] / teacher["retained_fd"] for p in r["curve"]],
+                marker="o",
+                label=r["setting"],
+            )
+            axes[1].plot(
+                x,
+                [p["diversity"] / teacher["diversity"] for p in r["curve"]],
+                marker="o",
+                label=r["setting"],
+            )
+        axes[0].set(xlabel="training CPU seconds", ylabel="retained FD / teacher's", yscale="log")
+        axes[1].set(xlabel="training CPU seconds", ylabel="diversity / teacher's")
+        axes[1].legend(fontsize=7, ncol=2)
+        fig.suptitle(f"{model}: SFD settings sweep")
+        fig.tight_layout()
+        fig.savefig(out / f"sweep-{model}.png", dpi=90)
+        plt.close(fig)
+        lines += ["", f"![{model} sweep](sweep-{model}.png)"]
+    (out / "sweep.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=sorted(PAIRS), default="digits")
+    parser.add_argument("--settings", default="default", help=f"comma list of {sorted(SETTINGS)}")
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--checkpoints", default="50,100,200,400,800")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if not args.report_only:
+        checkpoints = [int(c) for c in args.checkpoints.split(",")]
+        folder = args.out / "sweep" / args.model
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in args.settings.split(","):
+            if name not in SETTINGS:
+                parser.error(f"unknown setting {name!r}")
+            result = run_setting(args.model, name, args.steps, checkpoints, args.seed)
+            (folder / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_report(args.out)
+
+
+if __name__ == "__main__":
+    main()
