@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,8 +107,11 @@ class Scorer:
         return {key: round(float(report[key]), 4) for key in KEYS}
 
 
-def run_setting(model: str, name: str, steps: int, checkpoints: list[int], seed: int) -> dict:
-    """Train one setting to ``steps``, scoring the EMA generator at each checkpoint."""
+def run_setting(
+    model: str, name: str, steps: int, checkpoints: list[int], seed: int
+) -> Iterator[dict]:
+    """Train one setting to ``steps``, scoring the EMA generator at each checkpoint; yields the
+    result so far after each (an interrupted run keeps its checkpoints)."""
     teacher = load_teacher(model)
     spec = ForgetSpec.create(*PAIRS[model])
     plan = teacher.plan(spec)
@@ -126,16 +130,16 @@ def run_setting(model: str, name: str, steps: int, checkpoints: list[int], seed:
         point = {"step": target, "cpu_seconds": round(cpu, 1), "wall_seconds": round(wall, 1)}
         curve.append(point | scorer(trainer.ema))
         print(json.dumps({"setting": name, **curve[-1]}), flush=True)
-    return {
-        "model": model,
-        "setting": name,
-        "overrides": SETTINGS[name],
-        "config": config.to_dict(),
-        "seed": seed,
-        "threads": torch.get_num_threads(),
-        "teacher": {key: round(float(scorer.teacher_metrics[key]), 4) for key in KEYS},
-        "curve": curve,
-    }
+        yield {
+            "model": model,
+            "setting": name,
+            "overrides": SETTINGS[name],
+            "config": config.to_dict(),
+            "seed": seed,
+            "threads": torch.get_num_threads(),
+            "teacher": {key: round(float(scorer.teacher_metrics[key]), 4) for key in KEYS},
+            "curve": curve,
+        }
 
 
 def _changed(config: dict[str, Any]) -> dict[str, Any]:
@@ -237,8 +241,8 @@ def main() -> None:
         for name in args.settings.split(","):
             if name not in SETTINGS:
                 parser.error(f"unknown setting {name!r}")
-            result = run_setting(args.model, name, args.steps, checkpoints, args.seed)
-            (folder / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+            for result in run_setting(args.model, name, args.steps, checkpoints, args.seed):
+                (folder / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
     write_report(args.out)
 
 

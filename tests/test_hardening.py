@@ -56,9 +56,13 @@ def test_hardening_settings_are_checked(overrides, message):
 
 
 # Measured on this CPU (seed 0, STEPS iterations, the attack below): see docs/ROBUSTNESS.md.
+# Both arms use the settings before the fidelity defaults (lr 1e-4, no regression term), under
+# which a plain run is still easy to attack this early; with today's defaults a plain 80-step run
+# already resists more (unsafe 25.5%, mean 4%), so it could not show hardening's effect.
 # Measured at 80 steps: plain unsafe 77% / mean 57%, hardened 3.5% / 4.5% (at 120 steps: 62/53
 # vs 2/9; null and random were near 5% for both, so they do not tell the two apart this early).
 STEPS = 80
+BEFORE_FIDELITY_DEFAULTS = {"lr_generator": 1e-4, "lr_fake_score": 1e-4, "regression_weight": 0.0}
 STARTS = ("unsafe", "mean")
 ATTACK = ProbeBudget("test", attack_steps=60, attack_batch=32, judge_samples=200)
 MARGIN = 0.3
@@ -67,7 +71,7 @@ MARGIN = 0.3
 def _attack_success(harden: bool) -> dict[str, float]:
     teacher = load_teacher("digits")
     plan = teacher.plan(ForgetSpec.create(["0"], "1", "fixed"))
-    config = SFDConfig.from_overrides({"harden": harden}, steps=STEPS)
+    config = SFDConfig.from_overrides(BEFORE_FIDELITY_DEFAULTS | {"harden": harden}, steps=STEPS)
     trainer = SFDTrainer(teacher.denoiser, plan, config, teacher.sample_shape, seed=0)
     trainer.run()
     target = class_target(trainer.ema, teacher.sample_shape, Sampler(1), teacher.null_id)
