@@ -85,10 +85,11 @@ def _rank_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--watch-pid", type=int, help="stop when this process is gone")
     args = parser.parse_args(argv)
 
-    world, device = distributed.init(args.device)
+    world = distributed.World.from_env()
     main = world.is_main
     control = _Control(args.control, args.watch_pid)
     try:
+        world, device = distributed.init(args.device)
         data = json.loads((args.request or args.control / REQUEST).read_text())
         try:
             request = UnlearnRequest(**data)
