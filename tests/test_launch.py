@@ -1,11 +1,16 @@
 """Jobs on two torchrun ranks (real processes, gloo): ``sfd unlearn --nproc 2`` writes a
-loadable artifact, and the launcher relays progress, checkpoints and a stop."""
+loadable artifact, the launcher relays progress, checkpoints and a stop, and two torchrun agents
+meet at a rendezvous endpoint as two hosts would (docs/DISTRIBUTED.md's multi-host command)."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from api.server import free_port
 from cli.main import app
 from sfd_core import OneStepGenerator
 from sfd_core.job import UnlearnRequest
@@ -58,3 +63,26 @@ def test_a_rank_that_refuses_the_request_is_a_rank_error(tmp_path):
         run_distributed(request, tmp_path / "out", 2, tmp_path / "control")
     assert refused.value.kind == "invalid_request"
     assert "multiple of the number of processes" in refused.value.message
+
+
+def test_two_agents_meet_at_a_rendezvous_endpoint(tmp_path):
+    request = {
+        "model": "digits", "unsafe": ["0"], "surrogate": "1", "steps": 2, "probes": "off",
+        "eval_samples_per_class": 2, "hyperparameters": {"batch_size": 4},
+    }  # fmt: skip
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc-per-node=1",
+        "--rdzv-backend=c10d", "--rdzv-id=sfd-test", f"--rdzv-endpoint=127.0.0.1:{free_port()}",
+        "-m", "sfd_core.launch", "--request", str(tmp_path / "request.json"),
+        "--control", str(tmp_path / "control"), "--out", str(tmp_path / "out"),
+    ]  # fmt: skip
+    (tmp_path / "control").mkdir()
+    repo = Path(__file__).resolve().parents[1]
+    agents = [subprocess.Popen(command, cwd=repo) for _ in range(2)]  # one per "host"
+    assert [agent.wait(timeout=1200) for agent in agents] == [0, 0]
+    lines = (tmp_path / "control" / "events.jsonl").read_text().splitlines()
+    result = json.loads(lines[-1])
+    assert result["type"] == "result" and result["status"] == "succeeded"
+    assert result["report"]["processes"] == 2
+    assert (tmp_path / "out" / "generator").is_dir()
