@@ -25,6 +25,9 @@ from sfd_core import OneStepGenerator
 from .support import Service, assert_problem, start_service, submit, wait_for
 
 TWO_RANKS = {"gpus": 2, "hyperparameters": {"batch_size": 8}, "probes": "off"}
+# Each attempt starts a job process and two ranks, each importing torch: about 10 s on an idle
+# machine, many minutes on an oversubscribed one.
+SLOW = pytest.mark.timeout(2400)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +61,7 @@ def rank_processes(job_id: str) -> dict[int, int]:
 
 
 def wait_until_step(client, job_id: str, step: int) -> dict:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + 1200
     while time.monotonic() < deadline:
         job = client.get(f"/v1/jobs/{job_id}").json()
         if job["status"] == "running" and job["progress"]["step"] >= step:
@@ -81,11 +84,12 @@ def test_more_gpus_than_the_fleet_offers_are_refused(service: Service) -> None:
     assert "between 1 and 2" in problem["detail"]
 
 
+@SLOW
 def test_a_two_rank_job_succeeds_and_its_generator_loads(service: Service, tmp_path) -> None:
     with service.client() as client:
         job = submit(client, steps=4, eval_samples_per_class=2, **TWO_RANKS)
         assert job["gpus"] == 2
-        done = wait_for(client, job["id"], {"succeeded"}, timeout=900)
+        done = wait_for(client, job["id"], {"succeeded"}, timeout=1800)
         assert done["metrics"]["processes"] == 2
         assert done["metrics"]["hyperparameters"]["shards"] == 2
         assert 4 in progress_steps(client, job["id"])
@@ -98,6 +102,7 @@ def test_a_two_rank_job_succeeds_and_its_generator_loads(service: Service, tmp_p
     assert images.shape == (1, 1, 8, 8)
 
 
+@SLOW
 def test_cancel_stops_both_ranks(service: Service) -> None:
     with service.client() as client:
         job = submit(client, steps=10_000, **TWO_RANKS)
@@ -112,12 +117,13 @@ def test_cancel_stops_both_ranks(service: Service) -> None:
     assert rank_processes(job["id"]) == {}
 
 
+@SLOW
 def test_a_killed_rank_ends_the_attempt_and_the_retry_resumes(service: Service) -> None:
     with service.client() as client:
         job = submit(client, steps=8, eval_samples_per_class=2, **TWO_RANKS)
         wait_until_step(client, job["id"], 3)  # the step-2 checkpoint is stored
         os.kill(rank_processes(job["id"])[1], signal.SIGKILL)
-        done = wait_for(client, job["id"], {"succeeded"}, timeout=900)
+        done = wait_for(client, job["id"], {"succeeded"}, timeout=1800)
         history = client.get(f"/v1/jobs/{job['id']}/events?limit=100").json()["data"]
     assert done["attempt"] == 2
     requeued = [

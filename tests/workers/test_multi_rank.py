@@ -16,6 +16,7 @@ import pytest
 from .fleet import Fleet, events, fleet_settings, start_fleet, start_node, submit, wait_for
 
 TWO_RANKS = {"gpus": 2, "hyperparameters": {"batch_size": 8}, "probes": "off"}
+SLOW = pytest.mark.timeout(2400)  # worker nodes and ranks each import torch: minutes under load
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +34,7 @@ def logs(client, job_id: str) -> list[str]:  # type: ignore[no-untyped-def]
     return [e["data"]["message"] for e in events(client, job_id) if e["type"] == "log"]
 
 
+@SLOW
 def test_a_two_rank_job_runs_on_a_cpu_worker(two_gpu_fleet: Fleet) -> None:
     with two_gpu_fleet.client() as client:
         job = submit(client, steps=4, **TWO_RANKS)
@@ -44,6 +46,7 @@ def test_a_two_rank_job_runs_on_a_cpu_worker(two_gpu_fleet: Fleet) -> None:
     assert any(m.endswith("(cpu, 2 ranks)") for m in messages)
 
 
+@SLOW
 def test_a_gpu_worker_claims_a_two_gpu_job_only_with_both_gpus_free(
     two_gpu_fleet: Fleet, tmp_path: Path
 ) -> None:
@@ -56,6 +59,7 @@ def test_a_gpu_worker_claims_a_two_gpu_job_only_with_both_gpus_free(
             wait_for(client, big["id"], {"running"}, timeout=300)
             small = submit(client, steps=2, probes="off")
             failed = wait_for(client, big["id"], {"failed"}, timeout=600)
+            wait_for(client, small["id"], {"failed"}, timeout=300)  # no CUDA here either
             # While the 2-GPU job held both GPUs, the 1-GPU job was not claimed.
             small_history = events(client, small["id"])
             claimed_at = next(e["id"] for e in small_history if e["type"] == "state"
