@@ -87,6 +87,8 @@ def _rank_main(argv: Sequence[str] | None = None) -> int:
 
     world = distributed.World.from_env()
     main = world.is_main
+    if main:
+        args.control.mkdir(parents=True, exist_ok=True)
     control = _Control(args.control, args.watch_pid)
     try:
         world, device = distributed.init(args.device)
