@@ -25,7 +25,7 @@ def two_gpu_fleet(
 ) -> Iterator[Fleet]:
     home: Path = tmp_path_factory.mktemp("multi-rank-fleet")
     settings = fleet_settings(home, pg_database(), redis_url, max_job_gpus=2, lease_seconds=10)
-    running = start_fleet(settings, ["cpu"], home)
+    running = start_fleet(settings, [], home)  # each test starts its own node
     yield running
     running.stop()
 
@@ -35,7 +35,10 @@ def logs(client, job_id: str) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 @SLOW
-def test_a_two_rank_job_runs_on_a_cpu_worker(two_gpu_fleet: Fleet) -> None:
+def test_a_two_rank_job_runs_on_a_cpu_worker(two_gpu_fleet: Fleet, tmp_path: Path) -> None:
+    node = start_node(two_gpu_fleet.settings, "cpu", tmp_path)
+    two_gpu_fleet.nodes.append(node)
+    node.wait_ready(timeout=1200)
     with two_gpu_fleet.client() as client:
         job = submit(client, steps=4, **TWO_RANKS)
         done = wait_for(client, job["id"], {"succeeded"}, timeout=900)
@@ -50,10 +53,11 @@ def test_a_two_rank_job_runs_on_a_cpu_worker(two_gpu_fleet: Fleet) -> None:
 def test_a_gpu_worker_claims_a_two_gpu_job_only_with_both_gpus_free(
     two_gpu_fleet: Fleet, tmp_path: Path
 ) -> None:
-    two_gpu_fleet.nodes[0].stop()  # only the GPU node takes jobs now
+    for other in two_gpu_fleet.nodes:
+        other.stop()  # only the GPU node takes jobs now
     node = start_node(two_gpu_fleet.settings, "gpus", tmp_path, options=("--gpus=0,1",))
     try:
-        node.wait_ready(processes=2)
+        node.wait_ready(processes=2, timeout=1200)
         with two_gpu_fleet.client() as client:
             big = submit(client, steps=4, **TWO_RANKS)
             wait_for(client, big["id"], {"running"}, timeout=300)
