@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 if TYPE_CHECKING:  # the engine (torch, diffusers) loads inside the commands that run it
+    from sfd_core.job import JobResult, UnlearnRequest
     from sfd_core.progress import ProgressEvent
 
 err = Console(stderr=True)
@@ -114,6 +116,14 @@ def unlearn(
     policy: Annotated[
         list[str] | None, typer.Option(help="Forgetting-policy override key=value.")
     ] = None,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Data-parallel processes (torchrun on this host; with --device cuda, one GPU "
+            "each). The batch is split over them.",
+        ),
+    ] = 1,
 ) -> None:
     """Forget classes with SFD; write generator/, report.json, samples.png and
     robustness.png to --out, and judge the result against the forgetting policy."""
@@ -133,7 +143,7 @@ def unlearn(
             probes=probes,
             policy=parse_assignments(policy or []),
         )
-        validate_request(request)
+        validate_request(request, ranks=nproc)
         with progress_bar() as bar:
             task = bar.add_task("unlearning", total=steps, losses="")
 
@@ -144,7 +154,10 @@ def unlearn(
                 description = "unlearning" if event.phase == "train" else event.phase
                 bar.update(task, completed=event.step, losses=losses, description=description)
 
-            result = run_unlearning(request, out, device=device, on_progress=show)
+            if nproc == 1:
+                result = run_unlearning(request, out, device=device, on_progress=show)
+            else:
+                result = _run_ranks(request, out, nproc, device, show)
     report = result.report
     keys = ("forget_rate", "surrogate_rate", "retained_accuracy", "retained_fd", "diversity")
     summary = {k: report.get(k) for k in keys}
@@ -157,6 +170,31 @@ def unlearn(
     summary["failed"] = report["verdict"]["failed"]
     typer.echo(json.dumps(summary, indent=2))
     typer.echo(f"wrote {out / 'generator'}, {out / 'report.json'}, {out / 'samples.png'}")
+
+
+def _run_ranks(
+    request: UnlearnRequest,
+    out: Path,
+    nproc: int,
+    device: str,
+    show: Callable[[ProgressEvent], None],
+) -> JobResult:
+    """``request`` on ``nproc`` torchrun ranks; a rank's bad input is a one-line error."""
+    import tempfile
+
+    from sfd_core.launch import RankError, RanksLost, run_distributed
+
+    with tempfile.TemporaryDirectory(prefix="sfd-ranks-") as control:
+        try:
+            return run_distributed(
+                request, out, nproc, Path(control), device=device, on_progress=show
+            )
+        except RankError as exc:
+            err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2 if exc.kind == "invalid_request" else 1) from None
+        except RanksLost as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
 
 
 def sample(

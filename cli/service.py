@@ -276,6 +276,10 @@ def submit(
             "--policy", help="Forgetting-policy limit key=value, e.g. max_forget_rate=0.05."
         ),
     ] = None,
+    gpus: Annotated[
+        int | None,
+        typer.Option(help="Data-parallel processes, one GPU each on a GPU worker (default 1)."),
+    ] = None,
     wait: Annotated[bool, typer.Option(help="Follow the job until it ends.")] = False,
 ) -> None:
     """Submit a forget-request; prints the job id."""
@@ -293,6 +297,7 @@ def submit(
                 eval_samples_per_class=eval_samples,
                 probes=probes,
                 policy=_pairs(policy, "--policy") if policy else None,
+                gpus=gpus,
             )
         console.print(job["id"])
         if wait:

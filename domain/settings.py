@@ -43,6 +43,13 @@ class Settings(BaseSettings):
         description="torch CPU threads of each job; 0: the cores divided by the jobs run at once.",
     )
     device: str = Field("cpu", description="Torch device the jobs run on.")
+    max_job_gpus: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Most GPUs (data-parallel processes) one job may ask for: what the fleet's "
+        "largest worker offers (`sfd worker --gpus`).",
+    )
     max_body_bytes: int = Field(1 * MiB, ge=1024, description="Largest JSON request body.")
     max_upload_bytes: int = Field(2048 * MiB, ge=1024, description="Largest model archive.")
     max_unpacked_bytes: int = Field(8192 * MiB, ge=1024, description="Largest unpacked model.")

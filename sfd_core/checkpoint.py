@@ -1,9 +1,12 @@
 """Exact-resume checkpoints in one safetensors file (no pickle).
 
-Tensors: the fake score, generator and EMA weights, both Adam states and the RNG state (and,
-for hardened SFD, the adversarial pool, its Adam state and what each vector last found).
-Everything else (step, seed, optimiser hyperparameters, config) rides in the file's JSON metadata.
-A resumed run is bit-identical to an uninterrupted one on the CPU.
+Tensors: the fake score, generator and EMA weights, both Adam states and every shard's RNG
+state (``rng`` for shard 0, ``rng_shard_S`` for the others; and, for hardened SFD, the
+adversarial pool, its Adam state and what each vector last found). Everything else (step, seed,
+optimiser hyperparameters, config) rides in the file's JSON metadata. Under torch.distributed
+every rank calls :func:`save` (the RNG states are gathered), rank 0 writes, and every rank
+loads the same file, taking its own shards' streams, so the file does not depend on the number
+of ranks. A resumed run is bit-identical to an uninterrupted one on the CPU.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from . import distributed
+from .config import SFDConfig
+
 if TYPE_CHECKING:
     from .trainer import SFDTrainer
 
@@ -24,7 +30,9 @@ FORMAT = "sfd-checkpoint-1"
 
 
 def _modules(trainer: SFDTrainer) -> dict[str, torch.nn.Module]:
-    modules = {"fake_score": trainer.fake_score, "generator": trainer.generator, "ema": trainer.ema}
+    modules = {"fake_score": trainer.fake_score, "generator": trainer.generator}
+    if trainer.ema is not None:  # rank 0 only
+        modules["ema"] = trainer.ema
     if trainer.hardener is not None:
         modules["harden_pool"] = trainer.hardener.pool
     return modules
@@ -46,9 +54,23 @@ def _flatten_optimizer(
     return state["param_groups"]
 
 
+def _rng_key(shard: int) -> str:
+    return "rng" if shard == 0 else f"rng_shard_{shard}"
+
+
 def save(trainer: SFDTrainer, path: Path) -> Path:
-    """Write the trainer's full state to ``path`` atomically."""
+    """Write the trainer's full state to ``path`` atomically (on rank 0)."""
+    states = distributed.gather_states(
+        [rng.get_state() for rng in trainer.rngs], trainer.world, trainer.device
+    )
     path = Path(path)
+    if trainer.world.is_main:
+        _write(trainer, path, states)
+    distributed.barrier(trainer.world)  # the file is there for every rank once save returns
+    return path
+
+
+def _write(trainer: SFDTrainer, path: Path, states: list[torch.Tensor]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
     for name, module in _modules(trainer).items():
@@ -58,7 +80,8 @@ def save(trainer: SFDTrainer, path: Path) -> Path:
         name: _flatten_optimizer(name, opt.state_dict(), tensors)
         for name, opt in _optimizers(trainer).items()
     }
-    tensors["rng"] = trainer.rng.get_state()
+    for shard, state in enumerate(states):
+        tensors[_rng_key(shard)] = state
     if trainer.hardener is not None:
         tensors["harden_found"] = trainer.hardener.found.contiguous()
     metadata = {
@@ -71,7 +94,6 @@ def save(trainer: SFDTrainer, path: Path) -> Path:
     tmp = path.with_suffix(path.suffix + ".tmp")
     save_file(tensors, str(tmp), metadata=metadata)
     os.replace(tmp, path)
-    return path
 
 
 def load(trainer: SFDTrainer, path: Path) -> None:
@@ -81,7 +103,8 @@ def load(trainer: SFDTrainer, path: Path) -> None:
         if metadata.get("format") != FORMAT:
             raise ValueError(f"{path}: not an SFD checkpoint")
         tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (safe_open API)
-    saved_config = json.loads(metadata["config"])
+    # Fields added since the file was written take their defaults.
+    saved_config = SFDConfig.from_overrides(json.loads(metadata["config"])).to_dict()
     if saved_config != trainer.config.to_dict():
         raise ValueError(f"{path}: checkpoint was written with a different configuration")
     device = trainer.device
@@ -99,7 +122,8 @@ def load(trainer: SFDTrainer, path: Path) -> None:
                 on_device = value if slot == "step" else value.to(device)
                 slots.setdefault(int(index), {})[slot] = on_device
         opt.load_state_dict({"state": slots, "param_groups": groups[name]})
-    trainer.rng.set_state(tensors["rng"])
+    for rng, shard in zip(trainer.rngs, trainer.shards, strict=True):
+        rng.set_state(tensors[_rng_key(shard)])
     if trainer.hardener is not None:
         trainer.hardener.found = tensors["harden_found"]
     trainer.step = int(metadata["step"])

@@ -23,7 +23,10 @@ class SFDConfig:
     """
 
     steps: int = 400
-    batch_size: int = 32
+    batch_size: int = 32  # the global batch, split evenly over the shards
+    # RNG streams the batch is drawn from, one per data-parallel rank or more
+    # (sfd_core.distributed): the same shards give the same run on any number of ranks.
+    shards: int = 1
     alpha: float = 1.2
     sigma_init: float = 2.5
     retain_weight: float = 1.0
@@ -78,6 +81,9 @@ class SFDConfig:
         checks = [
             (1 <= self.steps <= 200_000, "steps must be between 1 and 200000"),
             (1 <= self.batch_size <= 1024, "batch_size must be between 1 and 1024"),
+            (1 <= self.shards <= 1024, "shards must be between 1 and 1024"),
+            (self.batch_size % self.shards == 0, "batch_size must be a multiple of shards"),
+            (self.shards == 1 or not self.harden, "hardened SFD runs on one shard (one process)"),
             (self.alpha > 0, "alpha must be positive"),
             (self.sigma_init > 0, "sigma_init must be positive"),
             (

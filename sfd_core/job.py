@@ -2,7 +2,9 @@
 
 ``run_unlearning`` loads the teacher, distils it with SFD (resuming from a checkpoint if one is
 there), evaluates the one-step generator against the teacher's multi-step sampler and writes
-``generator/``, ``report.json`` and ``samples.png`` into the output folder.
+``generator/``, ``report.json`` and ``samples.png`` into the output folder. Under
+torch.distributed (:mod:`sfd_core.launch` runs it on every rank) all ranks train and rank 0
+alone evaluates, probes and saves.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 import torch
 
 from .conditions import ForgetPlan, ForgetSpec
-from .config import SFDConfig
+from .config import ConfigError, SFDConfig
+from .distributed import World
 from .evaluation.report import evaluate_job
 from .generator import save_generator
 from .limits import ModelLimits
@@ -61,9 +64,16 @@ class UnlearnRequest:
     def spec(self) -> ForgetSpec:
         return ForgetSpec.create(self.unsafe, self.surrogate, self.surrogate_mode)  # type: ignore[arg-type]
 
-    def config(self) -> SFDConfig:
+    def config(self, ranks: int = 1) -> SFDConfig:
+        """The run's hyperparameters on ``ranks`` processes: ``shards`` defaults to one per
+        rank, and must split over them."""
         preset = MODEL_PRESETS.get(self.model, {})
-        return SFDConfig.from_overrides(self.hyperparameters, **{**preset, "steps": self.steps})
+        config = SFDConfig.from_overrides(
+            self.hyperparameters, **{"shards": ranks, **preset, "steps": self.steps}
+        )
+        if config.shards % ranks:
+            raise ConfigError(f"shards must be a multiple of the number of processes ({ranks})")
+        return config
 
     def forgetting_policy(self) -> ForgettingPolicy:
         return ForgettingPolicy.from_overrides(self.policy)
@@ -83,7 +93,7 @@ class ModelSummary:
 
 @dataclass
 class JobResult:
-    status: str  # "succeeded" | "stopped"
+    status: str  # "succeeded" | "stopped" | "trained" (a rank other than 0: no evaluation)
     report: dict[str, Any]
     out_dir: Path
 
@@ -102,9 +112,10 @@ def describe_model(ref: str, limits: ModelLimits | None = None) -> ModelSummary:
     )
 
 
-def validate_request(request: UnlearnRequest) -> ModelSummary:
-    """Every check that can fail before a job is queued: model, spec, hyperparameters."""
-    request.config()
+def validate_request(request: UnlearnRequest, ranks: int = 1) -> ModelSummary:
+    """Every check that can fail before a job is queued on ``ranks`` processes: model, spec,
+    hyperparameters."""
+    request.config(ranks)
     request.forgetting_policy()
     if request.probes not in PROBE_CHOICES:
         raise ValueError(f"probes must be one of {', '.join(PROBE_CHOICES)}")
@@ -139,18 +150,27 @@ def run_unlearning(
     checkpoint_dir: Path | None = None,
     checkpoint_every: int = 0,
     on_checkpoint: Callable[[Path], None] | None = None,
+    world: World | None = None,
 ) -> JobResult:
-    """Run one forget-request to completion (or until ``should_stop`` says so)."""
+    """Run one forget-request to completion (or until ``should_stop`` says so); on ``world``
+    (this process's rank of a torch.distributed job), only rank 0 evaluates and saves."""
+    world = world or World()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     policy = request.forgetting_policy()
-    config = request.config()
+    config = request.config(world.size)
     spec = request.spec()
     teacher = load_teacher(request.model, device)
     plan = teacher.plan(spec, **request.options)
     teacher.configure(config)
     trainer = SFDTrainer(
-        teacher.denoiser, plan, config, teacher.sample_shape, seed=request.seed, device=device
+        teacher.denoiser,
+        plan,
+        config,
+        teacher.sample_shape,
+        seed=request.seed,
+        device=device,
+        world=world,
     )
     checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None
     if checkpoint_path is not None and checkpoint_path.is_file():
@@ -167,6 +187,9 @@ def run_unlearning(
     train_seconds = time.monotonic() - started
     if not completed:
         return JobResult("stopped", {"steps_done": trainer.step}, out_dir)
+    ema = trainer.ema
+    if ema is None:  # not rank 0
+        return JobResult("trained", {"steps_done": trainer.step}, out_dir)
 
     def report_phase(phase: str, message: str) -> None:
         if on_progress is not None:
@@ -178,11 +201,11 @@ def run_unlearning(
     text = teacher.kind == "text"
     report_phase("evaluate", "evaluating the generator against the teacher")
     if text:
-        evaluation = evaluate_text_job(teacher, trainer.ema, config, request.eval_samples_per_class)
+        evaluation = evaluate_text_job(teacher, ema, config, request.eval_samples_per_class)
     else:
         evaluation = evaluate_job(
             teacher,
-            trainer.ema,
+            ema,
             plan,
             spec,
             config,
@@ -197,7 +220,7 @@ def run_unlearning(
         report_phase("probe", f"attacking the generator ({request.probes} probe budget)")
         probed = probe_generator(
             teacher,
-            trainer.ema,
+            ema,
             plan,
             spec,
             sigma_init=config.sigma_init,
@@ -220,12 +243,10 @@ def run_unlearning(
     }
     if text:
         extra["prompts"] = evaluation.report["prompts"]
-        save_text_generator(
-            trainer.ema, generator_dir, teacher, sigma_init=config.sigma_init, extra=extra
-        )
+        save_text_generator(ema, generator_dir, teacher, sigma_init=config.sigma_init, extra=extra)
     else:
         save_generator(
-            trainer.ema,
+            ema,
             generator_dir,
             sigma_init=config.sigma_init,
             sample_shape=teacher.sample_shape,
@@ -245,6 +266,7 @@ def run_unlearning(
         "wall_seconds": round(train_seconds, 3),
         "device": str(device),
         "cpu_threads": torch.get_num_threads(),
+        "processes": world.size,
         **evaluation.report,
         "robustness": robustness,
     }

@@ -3,7 +3,9 @@
 Three networks start from the teacher: the frozen teacher ``D_phi``, the fake score ``D_psi``
 and the one-step generator ``G_theta``. Each iteration takes one fake-score step and one
 generator step; on forget conditions the teacher is asked about the surrogate instead.
-All randomness comes from one CPU ``torch.Generator`` so runs are reproducible and resumable.
+All randomness comes from CPU ``torch.Generator`` streams, one per shard of the batch, so runs
+are reproducible and resumable; under torch.distributed each rank draws its own shards and the
+gradients are averaged over the ranks (:mod:`sfd_core.distributed`).
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .conditions import ForgetPlan
 from .config import SFDConfig
 from .denoisers import Denoiser
+from .distributed import World
 from .hardening import Hardener
 from .losses import FakeScoreLoss, GeneratorLoss, KarrasSigmas, LogNormalSigmas
 from .progress import ProgressCallback, ProgressEvent, StopCheck
@@ -44,6 +47,15 @@ def _masked_mean(loss: Tensor, finite: Tensor) -> Tensor:
     return loss[finite].mean()
 
 
+def _shard_mean(loss: Tensor, finite: Tensor, shards: int) -> Tensor:
+    """Mean over the shards of each shard's masked batch mean (the batch is shard-major)."""
+    means = [
+        _masked_mean(part, ok)
+        for part, ok in zip(loss.chunk(shards), finite.chunk(shards), strict=True)
+    ]
+    return torch.stack(means).mean()
+
+
 class SFDTrainer:
     """Score Forgetting Distillation of ``teacher`` into a one-step generator."""
 
@@ -56,15 +68,22 @@ class SFDTrainer:
         *,
         seed: int = 0,
         device: str | torch.device = "cpu",
+        world: World | None = None,
     ) -> None:
         self.device = torch.device(device)
+        self.world = world or World()
         self.config = config
         self.plan = plan
         self.sample_shape = tuple(sample_shape)
         self.teacher = teacher.to(self.device).requires_grad_(False).eval()
         self.fake_score = teacher.trainable_copy()
         self.generator = teacher.generator_copy()
-        self.ema = copy.deepcopy(self.generator).requires_grad_(False).eval()
+        # Only rank 0 evaluates and saves, so only it keeps the EMA copy.
+        self.ema: Denoiser | None = (
+            copy.deepcopy(self.generator).requires_grad_(False).eval()
+            if self.world.is_main
+            else None
+        )
         betas = (float(config.adam_beta1), float(config.adam_beta2))
         self.opt_fake = torch.optim.Adam(
             self.fake_score.parameters(), lr=config.lr_fake_score, betas=betas, eps=config.adam_eps
@@ -78,7 +97,11 @@ class SFDTrainer:
         self.generator_sigmas = KarrasSigmas(
             config.sigma_min, config.sigma_max, config.rho, config.tmax
         )
-        self.rng = torch.Generator().manual_seed(seed)
+        self.shards = self.world.shards(config.shards)
+        self.rngs = [
+            torch.Generator().manual_seed(distributed.shard_seed(seed, s)) for s in self.shards
+        ]
+        self.batch = config.batch_size // config.shards * len(self.shards)  # this rank's
         self.seed = seed
         self.step = 0
         self.regression = RegressionLoss(self._one_step)
@@ -91,9 +114,27 @@ class SFDTrainer:
             else None
         )
 
+    @property
+    def rng(self) -> torch.Generator:
+        """The first local shard's stream (the only one of a one-shard run)."""
+        return self.rngs[0]
+
     # -- sampling helpers -------------------------------------------------------------------
+    def _draw(self, n: int, draw: Callable[[int, torch.Generator], Tensor]) -> Tensor:
+        """``n`` draws split evenly over the local shards, each from its own stream."""
+        per_shard, rest = divmod(n, len(self.rngs))
+        assert rest == 0, f"{n} draws do not split over {len(self.rngs)} shards"
+        return torch.cat([draw(per_shard, rng) for rng in self.rngs])
+
     def _randn(self, n: int) -> Tensor:
-        return torch.randn((n, *self.sample_shape), generator=self.rng).to(self.device)
+        shape = self.sample_shape
+        return self._draw(n, lambda k, g: torch.randn((k, *shape), generator=g)).to(self.device)
+
+    def _sample_forget(self, n: int) -> tuple[Tensor, Tensor]:
+        per_shard = n // len(self.rngs)
+        pairs = [self.plan.sample_forget(per_shard, rng) for rng in self.rngs]
+        unsafe, surrogate = (torch.cat(parts) for parts in zip(*pairs, strict=True))
+        return unsafe.to(self.device), surrogate.to(self.device)
 
     def _autocast(self):
         if self.config.bf16 and self.device.type == "cuda":
@@ -110,7 +151,8 @@ class SFDTrainer:
         """Swap conditions for the null one with probability ``cond_dropout`` (CFG training)."""
         if self.config.cond_dropout <= 0 or self.plan.null_id is None:
             return cond
-        drop = torch.rand(len(cond), generator=self.rng) < self.config.cond_dropout
+        draws = self._draw(len(cond), lambda k, g: torch.rand(k, generator=g))
+        drop = draws < self.config.cond_dropout
         return torch.where(drop.to(cond.device), torch.full_like(cond, self.plan.null_id), cond)
 
     def _apply(
@@ -118,6 +160,8 @@ class SFDTrainer:
     ) -> None:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.world.distributed:
+            distributed.average_gradients(module.parameters(), self.world)
         for p in module.parameters():
             if p.grad is not None:
                 torch.nan_to_num_(p.grad, nan=0.0, posinf=0.0, neginf=0.0)
@@ -147,8 +191,9 @@ class SFDTrainer:
             self.seed, self._pairs = seed, None
 
     def _regression_loss(self, n: int) -> Tensor:
-        index = torch.randint(len(self.pairs), (n,), generator=self.rng).to(self.device)
-        return self.regression(self.generator, self.pairs, index).mean()
+        count = len(self.pairs)
+        index = self._draw(n, lambda k, g: torch.randint(count, (k,), generator=g))
+        return self.regression(self.generator, self.pairs, index.to(self.device)).mean()
 
     # -- one iteration ------------------------------------------------------------------------
     def _warmup_step(self) -> dict[str, float]:
@@ -156,18 +201,17 @@ class SFDTrainer:
         score starts as the teacher, which is what a warmed-up generator draws)."""
         self.generator.requires_grad_(True)
         with self._autocast():
-            loss = self._regression_loss(2 * self.config.batch_size)
+            loss = self._regression_loss(2 * self.batch)
         self._apply(self.opt_generator, self.generator, loss.float())
         self._update_ema()
         return {"warmup_regression": loss.item()}
 
     def _fake_score_step(self) -> dict[str, float]:
-        cfg, n = self.config, self.config.batch_size
+        cfg, n = self.config, self.batch
         self.generator.requires_grad_(False)
         self.fake_score.requires_grad_(True)
-        retain = self.plan.sample_retain(n, self.rng).to(self.device)
-        unsafe, _ = self.plan.sample_forget(n, self.rng)
-        unsafe = unsafe.to(self.device)
+        retain = self._draw(n, self.plan.sample_retain).to(self.device)
+        unsafe, _ = self._sample_forget(n)
         with self._autocast():
             with torch.no_grad():
                 x_retain = self._generate(self.generator, retain)
@@ -177,28 +221,29 @@ class SFDTrainer:
                 self.fake_score,
                 x_retain,
                 retain_cond,
-                self.fake_sigmas(n, self.rng).to(self.device),
+                self._draw(n, self.fake_sigmas).to(self.device),
                 self._randn(n),
             )
             loss_f, ok_f = self.fake_loss(
                 self.fake_score,
                 x_forget,
                 unsafe,
-                self.fake_sigmas(n, self.rng).to(self.device),
+                self._draw(n, self.fake_sigmas).to(self.device),
                 self._randn(n),
             )
-            retain_loss, forget_loss = _masked_mean(loss_r, ok_r), _masked_mean(loss_f, ok_f)
+            shards = len(self.rngs)
+            retain_loss = _shard_mean(loss_r, ok_r, shards)
+            forget_loss = _shard_mean(loss_f, ok_f, shards)
             total = cfg.retain_weight * retain_loss + cfg.forget_weight * forget_loss
         self._apply(self.opt_fake, self.fake_score, total.float())
         return {"fake_retain": retain_loss.item(), "fake_forget": forget_loss.item()}
 
     def _generator_step(self) -> dict[str, float]:
-        cfg, n = self.config, self.config.batch_size
+        cfg, n = self.config, self.batch
         self.fake_score.requires_grad_(False)
         self.generator.requires_grad_(True)
-        retain = self.plan.sample_retain(n, self.rng).to(self.device)
-        unsafe, surrogate = self.plan.sample_forget(n, self.rng)
-        unsafe, surrogate = unsafe.to(self.device), surrogate.to(self.device)
+        retain = self._draw(n, self.plan.sample_retain).to(self.device)
+        unsafe, surrogate = self._sample_forget(n)
         with self._autocast():
             x_retain = self._generate(self.generator, retain)
             x_forget = self._generate(self.generator, unsafe)
@@ -208,7 +253,7 @@ class SFDTrainer:
                 x_retain,
                 retain,
                 retain,
-                self.generator_sigmas(n, self.rng).to(self.device),
+                self._draw(n, self.generator_sigmas).to(self.device),
                 self._randn(n),
             )
             # Forget: the teacher answers for the surrogate, the fake score for the unsafe id.
@@ -218,10 +263,12 @@ class SFDTrainer:
                 x_forget,
                 surrogate,
                 unsafe,
-                self.generator_sigmas(n, self.rng).to(self.device),
+                self._draw(n, self.generator_sigmas).to(self.device),
                 self._randn(n),
             )
-            retain_loss, forget_loss = _masked_mean(loss_r, ok_r), _masked_mean(loss_f, ok_f)
+            shards = len(self.rngs)
+            retain_loss = _shard_mean(loss_r, ok_r, shards)
+            forget_loss = _shard_mean(loss_f, ok_f, shards)
             total = cfg.retain_weight * retain_loss + cfg.forget_weight * forget_loss
             losses = {"gen_retain": retain_loss.item(), "gen_forget": forget_loss.item()}
             if cfg.regression_weight > 0:
@@ -249,6 +296,8 @@ class SFDTrainer:
 
     @torch.no_grad()
     def _update_ema(self) -> None:
+        if self.ema is None:
+            return
         # Warm-up: early on the EMA follows the generator closely, so short runs are not judged
         # on an average dominated by the untrained start.
         decay = min(self.config.ema_decay, (1 + self.step) / (10 + self.step))
@@ -274,10 +323,21 @@ class SFDTrainer:
             self._harden_step()
         losses |= self._generator_step()
         self.step += 1
-        return losses
+        return self._over_ranks(losses)
+
+    def _over_ranks(self, losses: dict[str, float]) -> dict[str, float]:
+        """The losses of the whole batch: means over the ranks, ``nan_dropped`` summed."""
+        if not self.world.distributed:
+            return losses
+        sums = distributed.sum_over_ranks(list(losses.values()), self.world, self.device)
+        return {
+            name: int(total) if name == "nan_dropped" else total / self.world.size
+            for name, total in zip(losses, sums, strict=True)
+        }
 
     # -- checkpoints --------------------------------------------------------------------------
     def save_checkpoint(self, path: Path) -> Path:
+        """Write the full state to ``path`` (rank 0 writes; every rank must call it)."""
         return checkpoint.save(self, path)
 
     def load_checkpoint(self, path: Path) -> None:
@@ -297,19 +357,24 @@ class SFDTrainer:
     ) -> bool:
         """Train until ``config.steps``; returns False if ``should_stop`` ended it early.
 
-        ``should_stop`` is polled between iterations (cooperative cancellation). Every
+        ``should_stop`` is polled between iterations (cooperative cancellation; under
+        torch.distributed a stop on any rank stops every rank at the same step). Every
         ``checkpoint_every`` steps the full state goes to ``checkpoint_path`` and
         ``on_checkpoint`` is told (e.g. to upload it); every ``eval_every`` steps ``evaluate``
-        scores the EMA generator and its metrics ride on the progress event.
+        scores the EMA generator and its metrics ride on the progress event. The hooks other
+        than ``should_stop`` are called on rank 0 only.
         """
         total = self.config.steps
         start_step, started = self.step, time.monotonic()
+        main = self.world.is_main
         while self.step < total:
-            if should_stop is not None and should_stop():
+            stop = should_stop is not None and should_stop()
+            if distributed.any_rank(stop, self.world, self.device):
                 return False
             losses = self.train_step()
             metrics = None
-            if evaluate is not None and eval_every and self.step % eval_every == 0:
+            if main and evaluate is not None and eval_every and self.step % eval_every == 0:
+                assert self.ema is not None
                 metrics = evaluate(self.ema)
             if (
                 checkpoint_path is not None
@@ -317,9 +382,9 @@ class SFDTrainer:
                 and self.step % checkpoint_every == 0
             ):
                 self.save_checkpoint(checkpoint_path)
-                if on_checkpoint is not None:
+                if main and on_checkpoint is not None:
                     on_checkpoint(checkpoint_path)
-            if on_progress is not None:
+            if main and on_progress is not None:
                 elapsed = time.monotonic() - started
                 rate = elapsed / (self.step - start_step)
                 on_progress(

@@ -3,6 +3,9 @@
 It claims the job (a conditional UPDATE, so only one worker wins), runs the engine in a
 temporary folder while a lease thread heartbeats and watches for cancels, records progress,
 uploads the artifacts with their sha256 and ends the job succeeded, failed or cancelled.
+A job of several GPUs runs its ranks under torchrun (:func:`sfd_core.launch.run_distributed`)
+with the same hooks; if a rank is lost the attempt ends and the job is re-queued, so the next
+attempt resumes from the checkpoint.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from domain.storage import ObjectNotFound, Storage, open_storage
 from sfd_core.conditions import ForgetSpecError
 from sfd_core.config import ConfigError
 from sfd_core.job import JobResult, UnlearnRequest, run_unlearning
+from sfd_core.launch import RankError, RanksLost, run_distributed
 from sfd_core.loading import ModelLoadError, file_sha256
+from worker.gpus import Reservation
 from worker.lease import LeaseKeeper
 from worker.progress import ProgressRecorder
 from worker.threads import use_threads
@@ -49,19 +54,26 @@ def execute_job(
     worker_id: str | None = None,
     db: Database | None = None,
     storage: Storage | None = None,
+    gpus: Reservation | None = None,
 ) -> str | None:
-    """Claim and run ``job_id``; its final state, or None if it was not ours to run."""
+    """Claim and run ``job_id``; its final state, or None if it was not ours to run (or needs
+    more GPUs than ``gpus`` holds; the job keeps the ones it needs, the rest are freed)."""
     worker_id = worker_id or default_worker_id()
     if settings.job_threads:  # the runners set it: the cores shared among their job slots
         use_threads(settings.job_threads)
+    max_gpus = len(gpus.gpus) if gpus is not None else None
+    if max_gpus == 0:
+        return None
     own_db = db is None
     db = db or Database(settings.resolved_database_url)
     try:
         with db.session() as session:
-            job = lifecycle.claim(session, job_id, worker_id, settings.lease_seconds)
+            job = lifecycle.claim(session, job_id, worker_id, settings.lease_seconds, max_gpus)
         if job is None:
             return None
-        return JobExecution(db, storage or open_storage(settings), settings, job, worker_id).run()
+        devices = gpus.keep(job.gpus) if gpus is not None else None
+        execution = JobExecution(db, storage or open_storage(settings), settings, job, worker_id)
+        return execution.run(devices)
     finally:
         if own_db:
             db.dispose()
@@ -83,16 +95,22 @@ class JobExecution:
         self.db, self.storage, self.settings = db, storage, settings
         self.job, self.worker_id = job, worker_id
 
-    def run(self) -> str | None:
+    def run(self, devices: list[str] | None = None) -> str | None:
+        """Run the job, on ``devices`` (GPU ids for its ranks) where the worker has GPUs."""
         with (
             tempfile.TemporaryDirectory(prefix=f"sfd-{self.job.id}-") as tmp,
             LeaseKeeper(self.db, self.job.id, self.worker_id, self.settings.lease_seconds) as lease,
         ):
             workdir = Path(tmp)
             try:
-                result = self._run_engine(workdir, lease)
+                result = self._run_engine(workdir, lease, devices)
             except (ModelLoadError, ForgetSpecError, ConfigError) as exc:
                 return self._fail("invalid_request", str(exc))
+            except RankError as exc:
+                return self._fail(exc.kind, exc.message, exc.details)
+            except RanksLost as exc:
+                log.warning("job %s: %s", self.job.id, exc)
+                return self._release(f"a rank was lost ({exc})")
             except DomainError as exc:
                 return self._fail(exc.code, exc.detail)
             except Exception as exc:
@@ -130,7 +148,9 @@ class JobExecution:
     def _save_checkpoint(self, path: Path) -> None:
         self.storage.put_file(checkpoint_key(self.job.id), path, "application/octet-stream")
 
-    def _run_engine(self, workdir: Path, lease: LeaseKeeper) -> JobResult:
+    def _run_engine(
+        self, workdir: Path, lease: LeaseKeeper, devices: list[str] | None
+    ) -> JobResult:
         job = self.job
         request = UnlearnRequest(
             model=self._model_ref(),
@@ -147,18 +167,25 @@ class JobExecution:
         )
         checkpoint_dir = workdir / "checkpoint"
         self._restore_checkpoint(checkpoint_dir)
-        self._log(f"attempt {job.attempt} started on {self.worker_id} ({self.settings.device})")
+        where = f"{self.settings.device}" + (f", GPUs {','.join(devices)}" if devices else "")
+        ranks = f", {job.gpus} ranks" if job.gpus > 1 else ""
+        self._log(f"attempt {job.attempt} started on {self.worker_id} ({where}{ranks})")
         every = self.settings.checkpoint_every
-        return run_unlearning(
-            request,
-            workdir / "out",
-            device=self.settings.device,
-            on_progress=ProgressRecorder(self.db, job.id, self.worker_id),
-            should_stop=lease.should_stop,
-            checkpoint_dir=checkpoint_dir,
-            checkpoint_every=every,
-            on_checkpoint=self._save_checkpoint if every else None,
-        )
+        hooks = {
+            "device": self.settings.device,
+            "on_progress": ProgressRecorder(self.db, job.id, self.worker_id),
+            "should_stop": lease.should_stop,
+            "checkpoint_dir": checkpoint_dir,
+            "checkpoint_every": every,
+            "on_checkpoint": self._save_checkpoint if every else None,
+        }
+        if job.gpus == 1:
+            return run_unlearning(request, workdir / "out", **hooks)
+        env = dict(os.environ)
+        if devices:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
+        control = workdir / "control"
+        return run_distributed(request, workdir / "out", job.gpus, control, env=env, **hooks)
 
     def _publish(self, result: JobResult, workdir: Path) -> str | None:
         files = {
@@ -189,6 +216,13 @@ class JobExecution:
     def _end_cancelled(self) -> str | None:
         with self.db.session() as session:
             return lifecycle.cancel(session, self.job, self.worker_id)
+
+    def _release(self, reason: str) -> str | None:
+        """End this attempt and re-queue the job (failed once its attempts are used up)."""
+        with self.db.session() as session:
+            return lifecycle.release(
+                session, self.job, self.worker_id, self.settings.max_attempts, reason
+            )
 
     def _fail(self, code: str, message: str, details: str | None = None) -> str | None:
         with self.db.session() as session:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from functools import cache
+from pathlib import Path
 
 from celery import Task, signals
 
@@ -27,6 +29,7 @@ from worker.celery_app import app, settings
 
 log = logging.getLogger(__name__)
 FALLBACK_CANDIDATES = 5
+GPU_LOCKS = Path(tempfile.gettempdir()) / "sfd-gpu-locks"  # host-wide, like the GPUs
 
 
 @cache
@@ -46,18 +49,28 @@ def _prepare_pool_process(**_: object) -> None:
 
 @app.task(name=RUN_JOB, bind=True)
 def run_job(self: Task, job_id: str) -> str | None:
-    """Run ``job_id`` or, if it is not queued any more, the oldest queued job; its final state."""
+    """Run ``job_id`` or, if it is not queued any more (or needs more GPUs than are free here),
+    the oldest queued job that fits; its final state."""
     from worker.execute import execute_job
 
     db, storage = _resources()
     worker_id = f"celery:{self.request.hostname}:{os.getpid()}"
-    state = execute_job(job_id, settings, worker_id=worker_id, db=db, storage=storage)
-    if state is not None:
-        return state
-    with db.session() as session:
-        candidates = lifecycle.next_queued(session, FALLBACK_CANDIDATES, exclude=[job_id])
-    for candidate in candidates:
-        state = execute_job(candidate, settings, worker_id=worker_id, db=db, storage=storage)
-        if state is not None:
+    reservation = gpus.reserve(GPU_LOCKS)
+    try:
+        free = None if reservation is None else len(reservation.gpus)
+        run = {"worker_id": worker_id, "db": db, "storage": storage, "gpus": reservation}
+        state = execute_job(job_id, settings, **run)
+        if state is not None or free == 0:
             return state
-    return None
+        with db.session() as session:
+            candidates = lifecycle.next_queued(
+                session, FALLBACK_CANDIDATES, exclude=[job_id], max_gpus=free
+            )
+        for candidate in candidates:
+            state = execute_job(candidate, settings, **run)
+            if state is not None:
+                return state
+        return None
+    finally:
+        if reservation is not None:
+            reservation.release()

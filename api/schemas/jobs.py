@@ -103,6 +103,13 @@ class JobCreate(RequestBody):
     policy: PolicyOverrides | None = Field(
         None, description="Forgetting-policy limits the verdict is judged by, for this job."
     )
+    gpus: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Data-parallel processes (one GPU each on a GPU worker; upper bound: "
+        "SFD_MAX_JOB_GPUS). The batch is split over them.",
+    )
 
     def to_request(self) -> JobRequest:
         def as_list(value: str | list[str] | None) -> list[str] | None:
@@ -121,6 +128,7 @@ class JobCreate(RequestBody):
             eval_samples_per_class=self.eval_samples_per_class,
             probes=self.probes,
             policy=self.policy.model_dump(exclude_none=True) if self.policy else {},
+            gpus=self.gpus,
         )
 
 
@@ -151,6 +159,7 @@ class JobOut(BaseModel):
     metadata: dict[str, str]
     probes: Probes
     policy: dict[str, Any] = Field(description="The job's own policy overrides.")
+    gpus: int = Field(description="Data-parallel processes the job runs on.")
     status: JobStatus
     verdict: Verdict | None = Field(description="Set when the job succeeds; null until then.")
     failed_criteria: list[str] = Field(description="Policy criteria the report did not meet.")
@@ -180,6 +189,7 @@ class JobOut(BaseModel):
             metadata=job.job_metadata,
             probes=job.probes,
             policy=job.policy,
+            gpus=job.gpus,
             status=job.status,
             verdict=job.verdict,
             failed_criteria=failed_criteria(job.latest_metrics) if job.verdict else [],

@@ -24,11 +24,14 @@ from domain.jobs.transitions import transition
 from domain.jobs.verdict import failed_criteria, verdict_of
 
 
-def claim(session: Session, job_id: str, worker_id: str, lease_seconds: int) -> Job | None:
-    """Take a queued job for ``worker_id``; None if it is not queued (taken or cancelled)."""
+def claim(
+    session: Session, job_id: str, worker_id: str, lease_seconds: int, max_gpus: int | None = None
+) -> Job | None:
+    """Take a queued job for ``worker_id``; None if it is not queued (taken or cancelled) or
+    asks for more than ``max_gpus`` GPUs."""
     now = utcnow()
     job = session.get(Job, job_id)
-    if job is None:
+    if job is None or (max_gpus is not None and job.gpus > max_gpus):
         return None
     previous = transition(
         session,
@@ -246,9 +249,13 @@ def reap(
     return reaped
 
 
-def next_queued(session: Session, limit: int, exclude: Iterable[str] = ()) -> list[str]:
-    """Ids of the oldest queued jobs (a hint: the claim decides)."""
+def next_queued(
+    session: Session, limit: int, exclude: Iterable[str] = (), max_gpus: int | None = None
+) -> list[str]:
+    """Ids of the oldest queued jobs, of at most ``max_gpus`` GPUs (a hint: the claim decides)."""
     query = select(Job.id).where(Job.status == states.QUEUED)
+    if max_gpus is not None:
+        query = query.where(Job.gpus <= max_gpus)
     excluded = list(exclude)
     if excluded:
         query = query.where(Job.id.not_in(excluded))

@@ -32,6 +32,7 @@ class Job(Base):
     probes: Mapped[str] = mapped_column(String(8))
     policy: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     request_sha256: Mapped[str] = mapped_column(String(64))
+    gpus: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     status: Mapped[str] = mapped_column(String(16), index=True)
     progress_step: Mapped[int] = mapped_column(Integer, default=0)

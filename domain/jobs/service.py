@@ -42,6 +42,7 @@ def create_job(
         job_metadata=dict(request.metadata),
         probes=request.probes or settings.probes,
         policy=dict(request.policy),
+        gpus=request.gpus,
         request_sha256=request_sha256,
         status=states.QUEUED,
         progress_step=0,

@@ -31,6 +31,7 @@ class JobRequest:
     eval_samples_per_class: int = 100
     probes: str | None = None  # None: the deployment's SFD_PROBES
     policy: dict[str, Any] = field(default_factory=dict)
+    gpus: int = 1  # data-parallel processes (torchrun ranks), one GPU each on a GPU worker
 
 
 def effective_policy(settings: Settings, job_policy: dict[str, Any]) -> dict[str, Any]:
@@ -42,10 +43,22 @@ def validate(request: JobRequest, model: BaseModelRecord, settings: Settings) ->
     """Raise :class:`Invalid` (with a precise ``code``) for anything the engine would refuse."""
     if not 1 <= request.steps <= settings.max_steps:
         raise Invalid(f"steps must be between 1 and {settings.max_steps}", code="invalid_steps")
+    if not 1 <= request.gpus <= settings.max_job_gpus:
+        raise Invalid(
+            f"gpus must be between 1 and {settings.max_job_gpus} (the most a worker of this "
+            "deployment offers)",
+            code="invalid_gpus",
+        )
     try:
-        config = SFDConfig.from_overrides(request.hyperparameters, steps=request.steps)
+        config = SFDConfig.from_overrides(
+            request.hyperparameters, steps=request.steps, shards=request.gpus
+        )
     except ConfigError as exc:
         raise Invalid(str(exc), code="invalid_hyperparameters") from None
+    if config.shards % request.gpus:
+        raise Invalid(
+            f"shards must be a multiple of gpus ({request.gpus})", code="invalid_hyperparameters"
+        )
     if config.batch_size > settings.max_batch_size:
         raise Invalid(
             f"batch_size must be at most {settings.max_batch_size}", code="invalid_hyperparameters"

@@ -10,6 +10,8 @@ import signal
 import time
 from pathlib import Path
 
+from worker.gpus import Reservation
+
 from .fleet import READY_LINE, Fleet, start_node
 
 READY = re.compile(rf"{READY_LINE} (\d+) ready \(gpu (\S+), device (\S+)\)")
@@ -33,3 +35,17 @@ def test_one_pool_process_per_gpu(fleet: Fleet, tmp_path: Path) -> None:
         assert node.alive()
     finally:
         node.stop()
+
+
+def test_a_job_borrows_idle_slots_gpus_and_gives_back_the_rest(tmp_path: Path) -> None:
+    gpus = ["0", "1", "2", "3"]
+    first = Reservation(tmp_path, gpus, own="0")
+    assert first.gpus == gpus
+    assert first.keep(2) == ["0", "1"]  # a 2-GPU job on slot 0 borrows slot 1's GPU
+    lent = Reservation(tmp_path, gpus, own="1")
+    assert lent.gpus == []  # slot 1 claims nothing while its GPU is lent
+    other = Reservation(tmp_path, gpus, own="3")
+    assert other.gpus == ["3", "2"]
+    first.release()
+    assert Reservation(tmp_path, gpus, own="1").gpus == ["1", "0"]  # the kernel's locks are free
+    other.release()
