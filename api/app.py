@@ -20,6 +20,7 @@ from api.routes import (
     jobs,
     models,
     signing_keys,
+    webhooks,
 )
 from api.routes.metrics import install as install_metrics
 from domain.api_keys import service as api_key_service
@@ -27,8 +28,11 @@ from domain.audit.anchoring import open_anchoring
 from domain.base_models import service as model_service
 from domain.db import Database
 from domain.migrate import upgrade
+from domain.quotas.ratelimit import RateLimiter
+from domain.retention.sweeper import start_sweeper
 from domain.settings import Settings
 from domain.storage import open_storage
+from domain.webhooks.dispatch import start_dispatcher
 from worker.runner import create_runner
 
 log = logging.getLogger(__name__)
@@ -59,12 +63,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(anchoring.start)
         runner = create_runner(settings, db)
         runner.start()
+        sweeper = start_sweeper(db, storage, settings)
+        dispatcher, dispatching = start_dispatcher(db, settings)
         app.state.settings, app.state.db = settings, db
         app.state.storage, app.state.runner = storage, runner
         app.state.anchoring = anchoring
+        app.state.limiter = RateLimiter.from_settings(settings)
         try:
             yield
         finally:
+            await run_in_threadpool(dispatching.close)
+            await run_in_threadpool(dispatcher.close)
+            if sweeper is not None:
+                await run_in_threadpool(sweeper.close)
             await run_in_threadpool(runner.close)
             await run_in_threadpool(anchoring.close)
             db.dispose()
@@ -76,7 +87,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
-    for router in (health, models, jobs, artifacts, certificates, api_keys, audit, signing_keys):
+    routers = (
+        health,
+        models,
+        jobs,
+        artifacts,
+        certificates,
+        api_keys,
+        audit,
+        signing_keys,
+        webhooks,
+    )
+    for router in routers:
         app.include_router(router.router)
     install_metrics(app)
     dashboard.mount(app)

@@ -1,10 +1,11 @@
 """The Celery task that runs jobs, and the set-up of each pool process.
 
-A message names a job, but the job row decides: :func:`execute_job` claims it with a conditional
-UPDATE and returns None when the job is no longer queued (already taken, cancelled, or a
-duplicate delivery). The task then claims the oldest queued job instead, so every message is
-one worker slot and a lost or extra message costs nothing: the reaper only has to keep at least
-as many messages waiting as there are queued jobs.
+A message names a job, but the job rows decide: every message is one worker slot, and the task
+claims the job the fair scheduler (:mod:`domain.jobs.scheduling`) puts first across tenants,
+falling back to the named job. :func:`execute_job` claims with a conditional UPDATE and returns
+None when the job is no longer queued (already taken, cancelled, or a duplicate delivery), so a
+lost or extra message costs nothing: the reaper only has to keep at least as many messages
+waiting as there are queued jobs.
 
 torch and the engine are imported only in pool processes (after the GPU is pinned), never in
 the main worker process.
@@ -19,14 +20,14 @@ from functools import cache
 from celery import Task, signals
 
 from domain.db import Database
-from domain.jobs import lifecycle
+from domain.jobs import scheduling
 from domain.storage import Storage, open_storage
 from worker import gpus
 from worker.broker import RUN_JOB
 from worker.celery_app import app, settings
 
 log = logging.getLogger(__name__)
-FALLBACK_CANDIDATES = 5
+CANDIDATES = 5
 
 
 @cache
@@ -46,17 +47,14 @@ def _prepare_pool_process(**_: object) -> None:
 
 @app.task(name=RUN_JOB, bind=True)
 def run_job(self: Task, job_id: str) -> str | None:
-    """Run ``job_id`` or, if it is not queued any more, the oldest queued job; its final state."""
+    """Run the queued job that is fairest to start (``job_id`` if none is); its final state."""
     from worker.execute import execute_job
 
     db, storage = _resources()
     worker_id = f"celery:{self.request.hostname}:{os.getpid()}"
-    state = execute_job(job_id, settings, worker_id=worker_id, db=db, storage=storage)
-    if state is not None:
-        return state
     with db.session() as session:
-        candidates = lifecycle.next_queued(session, FALLBACK_CANDIDATES, exclude=[job_id])
-    for candidate in candidates:
+        candidates = scheduling.next_jobs(session, settings, CANDIDATES)
+    for candidate in dict.fromkeys([*candidates, job_id]):
         state = execute_job(candidate, settings, worker_id=worker_id, db=db, storage=storage)
         if state is not None:
             return state

@@ -22,14 +22,27 @@ from domain.jobs import states
 from domain.jobs.models import Job, JobEvent
 from domain.jobs.transitions import transition
 from domain.jobs.verdict import failed_criteria, verdict_of
+from domain.quotas import service as quotas
 
 
-def claim(session: Session, job_id: str, worker_id: str, lease_seconds: int) -> Job | None:
-    """Take a queued job for ``worker_id``; None if it is not queued (taken or cancelled)."""
+def claim(
+    session: Session,
+    job_id: str,
+    worker_id: str,
+    lease_seconds: int,
+    running_limit: Callable[[str], int] = lambda tenant: 0,
+) -> Job | None:
+    """Take a queued job for ``worker_id``; None if it is not queued (taken or cancelled) or
+    its tenant already runs ``running_limit(tenant)`` jobs (0: no limit)."""
     now = utcnow()
     job = session.get(Job, job_id)
     if job is None:
         return None
+    limit = running_limit(job.tenant)
+    if limit:
+        quotas.lock_tenant(session, job.tenant)
+        if quotas.running_jobs(session, job.tenant) >= limit:
+            return None
     previous = transition(
         session,
         job_id,
