@@ -19,6 +19,7 @@ import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from api.server import BackgroundServer
+from tests.dashboard.conftest import sign_in
 
 from .support import Service, assert_problem, start_service, submit, wait_for
 
@@ -204,6 +205,12 @@ def test_disable_enable_redeliver_and_rotate(tmp_path: Path, receiver: Receiver)
             )
             with pytest.raises(WebhookVerificationError):
                 Webhook(endpoint["secret"]).verify(second[1], second[0])
+
+            with httpx.Client(base_url=service.url, timeout=60) as browser:
+                assert sign_in(browser, service.admin_key).status_code == 303
+                shown = browser.get("/dashboard/webhooks")
+                assert shown.status_code == 200
+                assert receiver.url in shown.text and delivery["id"] in shown.text
 
             assert client.delete(f"/v1/webhooks/{endpoint['id']}").status_code == 204
             assert_problem(client.get(f"/v1/webhooks/{endpoint['id']}"), 404, "webhook_not_found")
