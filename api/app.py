@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from api import dashboard, problems
@@ -38,16 +39,22 @@ from worker.runner import create_runner
 log = logging.getLogger(__name__)
 
 
-def _prepare(settings: Settings, db: Database) -> None:
+def prepare(settings: Settings, db: Database) -> None:
     """Migrate (if enabled), bootstrap the admin key, describe the bundled models."""
     if settings.auto_migrate:
         upgrade(settings.resolved_database_url)
-    with db.session() as session:
-        if settings.admin_api_key is not None:
-            api_key_service.ensure_bootstrap_admin(
-                session, settings.admin_api_key.get_secret_value(), settings.admin_tenant
-            )
-        model_service.ensure_bundled(session)
+    for attempt in range(2):
+        try:
+            with db.session() as session:
+                if settings.admin_api_key is not None:
+                    api_key_service.ensure_bootstrap_admin(
+                        session, settings.admin_api_key.get_secret_value(), settings.admin_tenant
+                    )
+                model_service.ensure_bundled(session)
+            return
+        except IntegrityError:  # a replica starting at the same time made the rows first
+            if attempt:
+                raise
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.resolved_database_url)
         storage = open_storage(settings)
         await run_in_threadpool(storage.ensure)
-        await run_in_threadpool(_prepare, settings, db)
+        await run_in_threadpool(prepare, settings, db)
         anchoring = open_anchoring(settings, db, storage)
         await run_in_threadpool(anchoring.start)
         runner = create_runner(settings, db)
