@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from api import dashboard, problems
@@ -20,6 +21,7 @@ from api.routes import (
     jobs,
     models,
     signing_keys,
+    webhooks,
 )
 from api.routes.metrics import install as install_metrics
 from domain.api_keys import service as api_key_service
@@ -27,24 +29,33 @@ from domain.audit.anchoring import open_anchoring
 from domain.base_models import service as model_service
 from domain.db import Database
 from domain.migrate import upgrade
+from domain.quotas.ratelimit import RateLimiter
+from domain.retention.sweeper import start_sweeper
 from domain.settings import Settings
 from domain.storage import open_storage
+from domain.webhooks.dispatch import start_dispatcher
 from worker.runner import create_runner
 from worker.threads import use_threads
 
 log = logging.getLogger(__name__)
 
 
-def _prepare(settings: Settings, db: Database) -> None:
+def prepare(settings: Settings, db: Database) -> None:
     """Migrate (if enabled), bootstrap the admin key, describe the bundled models."""
     if settings.auto_migrate:
         upgrade(settings.resolved_database_url)
-    with db.session() as session:
-        if settings.admin_api_key is not None:
-            api_key_service.ensure_bootstrap_admin(
-                session, settings.admin_api_key.get_secret_value(), settings.admin_tenant
-            )
-        model_service.ensure_bundled(session)
+    for attempt in range(2):
+        try:
+            with db.session() as session:
+                if settings.admin_api_key is not None:
+                    api_key_service.ensure_bootstrap_admin(
+                        session, settings.admin_api_key.get_secret_value(), settings.admin_tenant
+                    )
+                model_service.ensure_bundled(session)
+            return
+        except IntegrityError:  # a replica starting at the same time made the rows first
+            if attempt:
+                raise
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -57,17 +68,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.resolved_database_url)
         storage = open_storage(settings)
         await run_in_threadpool(storage.ensure)
-        await run_in_threadpool(_prepare, settings, db)
+        await run_in_threadpool(prepare, settings, db)
         anchoring = open_anchoring(settings, db, storage)
         await run_in_threadpool(anchoring.start)
         runner = create_runner(settings, db)
         runner.start()
+        sweeper = start_sweeper(db, storage, settings)
+        dispatcher, dispatching = start_dispatcher(db, settings)
         app.state.settings, app.state.db = settings, db
         app.state.storage, app.state.runner = storage, runner
         app.state.anchoring = anchoring
+        app.state.limiter = RateLimiter.from_settings(settings)
         try:
             yield
         finally:
+            await run_in_threadpool(dispatching.close)
+            await run_in_threadpool(dispatcher.close)
+            if sweeper is not None:
+                await run_in_threadpool(sweeper.close)
             await run_in_threadpool(runner.close)
             await run_in_threadpool(anchoring.close)
             db.dispose()
@@ -79,7 +97,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
-    for router in (health, models, jobs, artifacts, certificates, api_keys, audit, signing_keys):
+    routers = (
+        health,
+        models,
+        jobs,
+        artifacts,
+        certificates,
+        api_keys,
+        audit,
+        signing_keys,
+        webhooks,
+    )
+    for router in routers:
         app.include_router(router.router)
     install_metrics(app)
     dashboard.mount(app)

@@ -13,6 +13,7 @@ from domain.api_keys import service as api_keys
 from domain.audit.anchoring import Anchoring
 from domain.db import Database
 from domain.errors import DomainError
+from domain.quotas.ratelimit import RateLimiter
 from domain.settings import Settings
 from domain.storage import Storage
 from worker.runner import JobRunner
@@ -70,6 +71,9 @@ def current_actor(
         key = api_keys.authenticate(session, credentials.credentials)
     if key is None:
         raise Unauthorized("the API key is not valid", code="invalid_api_key", headers=challenge)
+    limiter: RateLimiter | None = request.app.state.limiter
+    if limiter is not None:
+        limiter.hit(key.id)
     return Actor(
         tenant=key.tenant,
         name=f"key:{key.id}",

@@ -23,6 +23,7 @@ CODES_BY_STATUS = {
     405: "method_not_allowed",
     406: "not_acceptable",
     409: "conflict",
+    410: "gone",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
@@ -58,6 +59,7 @@ DESCRIPTIONS = {
     404: "No such object (also another tenant's).",
     405: "Method not allowed.",
     409: "The object's state does not allow it.",
+    410: "The object was deleted (its stored data is gone; the audit log keeps its record).",
     413: "The body is over the size limit.",
     415: "Unsupported media type.",
     422: "The request does not validate.",
@@ -66,7 +68,7 @@ DESCRIPTIONS = {
 }
 PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}
 # Declared on every ``/v1`` operation, so generated clients and fuzzers know every answer.
-V1_ERRORS = (401, 403, 404, 409, 413, 422, 429)
+V1_ERRORS = (401, 403, 404, 409, 410, 413, 422, 429)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

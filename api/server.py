@@ -3,16 +3,23 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
 
 import uvicorn
 
-from api.app import create_app
+from api.app import create_app, prepare
+from domain.db import Database
 from domain.settings import Settings
+from domain.signing import load_keyring
 
 STARTUP_TIMEOUT = 120.0
+# How long a worker process may take to answer the supervisor's health check before it is
+# killed and replaced: a process still importing torch on a busy host needs more than
+# uvicorn's 5 s, or it is replaced over and over and never serves.
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -21,8 +28,50 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+def serve(
+    settings: Settings, host: str, port: int, log_level: str = "info", workers: int = 1
+) -> None:
+    """Serve the API; with ``workers`` > 1, that many processes share the port (uvicorn's
+    supervisor), each building the app from the ``SFD_*`` environment."""
+    if workers <= 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        return
+    prepare_workers(settings)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level=log_level,
+        workers=workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+    )
+
+
+class WorkersRefused(ValueError):
+    """This configuration cannot be served by several processes."""
+
+
+def prepare_workers(settings: Settings) -> None:
+    """Before forking API processes: refuse the embedded runner (each process would run its
+    own), then once: migrate, make the bootstrap admin key, the bundled models' rows and the
+    signing key (so the children do not race to), and hand the children the admin key
+    resolved here (they read every other setting from the same environment)."""
+    if settings.runner == "embedded":
+        raise WorkersRefused(
+            "several API processes need SFD_RUNNER=celery (workers run the jobs) or "
+            "SFD_RUNNER=none (another process runs them): each process would start its "
+            "own embedded runner"
+        )
+    db = Database(settings.resolved_database_url)
+    try:
+        prepare(settings, db)
+    finally:
+        db.dispose()
+    load_keyring(settings)
+    if settings.admin_api_key is not None:
+        os.environ["SFD_ADMIN_API_KEY"] = settings.admin_api_key.get_secret_value()
+    os.environ["SFD_AUTO_MIGRATE"] = "false"
 
 
 class BackgroundServer:

@@ -237,8 +237,15 @@ def _unpack_generator(tar_path: Path, out: Path) -> Path:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="API processes (more than 1: PostgreSQL and SFD_RUNNER=celery or none)."
+        ),
+    ] = 1,
 ) -> None:
     """Start the API with its job runner (embedded defaults: SQLite and a folder in SFD_HOME)."""
+    from api.server import WorkersRefused
     from api.server import serve as run_server
     from domain.settings import Settings
 
@@ -246,7 +253,10 @@ def serve(
     key = admin_key(settings)
     if settings.admin_api_key is None:
         console.print(f"admin API key: {settings.home / ADMIN_KEY_FILE}")
-    run_server(Settings(admin_api_key=key), host, port)
+    try:
+        run_server(Settings(admin_api_key=key), host, port, workers=workers)
+    except WorkersRefused as exc:
+        raise _fail(str(exc), 2) from None
 
 
 def submit(

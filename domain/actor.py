@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCOPES = ("jobs:read", "jobs:write", "models:write", "audit:read", "admin", "platform:admin")
+SCOPES = (
+    "jobs:read",
+    "jobs:write",
+    "models:write",
+    "webhooks:write",
+    "audit:read",
+    "admin",
+    "platform:admin",
+)
 # ``admin``: a tenant admin (every scope, keys of its own tenant only). ``platform:admin``: the
 # operator, who may also manage keys of every tenant and see the whole audit chain's state.
 TENANT_ADMIN = "admin"

@@ -24,6 +24,21 @@ class NotFound(DomainError):
     title = "Not found"
 
 
+class Gone(NotFound):
+    """It existed and was deleted (a :class:`NotFound` wherever "not here" is all that
+    matters, such as the dashboard's pages)."""
+
+    status = 410
+    code = "gone"
+    title = "Gone"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "too_many_requests"
+    title = "Too many requests"
+
+
 class Forbidden(DomainError):
     status = 403
     code = "forbidden"

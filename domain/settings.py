@@ -110,6 +110,60 @@ class Settings(BaseSettings):
         description="JSON object of forgetting-policy overrides for this deployment (a job's "
         'own overrides win), e.g. {"max_forget_rate": 0.05}.',
     )
+    max_queued_jobs_per_tenant: int = Field(
+        100, ge=0, description="Most queued jobs of one tenant (0: no limit); more are a 429."
+    )
+    max_running_jobs_per_tenant: int = Field(
+        0, ge=0, description="Most running jobs of one tenant (0: no limit); others wait."
+    )
+    max_steps_per_period: int = Field(
+        0, ge=0, description="Most training steps one tenant may submit per period (0: no limit)."
+    )
+    quota_period_seconds: int = Field(86_400, ge=60, description="The steps quota's period.")
+    tenant_quotas: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description='JSON overrides per tenant, e.g. {"acme": {"max_queued_jobs": 500, '
+        '"max_running_jobs": 4, "max_steps_per_period": 1000000}}.',
+    )
+    tenant_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description='JSON scheduling weights per tenant (default 1), e.g. {"acme": 3}: a '
+        "tenant of weight 3 gets three times the job starts of a busy tenant of weight 1.",
+    )
+    fair_share_window_seconds: int = Field(
+        3600, ge=1, description="Job starts this far back count towards a tenant's share."
+    )
+    rate_limit: str = Field(
+        "100/second",
+        description="Requests per API key, in the limits library's notation "
+        "('100/second;2000/minute'); empty: no limit.",
+    )
+    rate_limit_storage_url: str | None = Field(
+        None,
+        description="Where request counts are kept: memory:// or redis://...; default: the "
+        "broker with SFD_RUNNER=celery, else in-process.",
+    )
+    webhook_allow_private: bool = Field(
+        False, description="Allow webhook URLs on loopback, link-local or private addresses."
+    )
+    webhook_timeout_seconds: float = Field(10, gt=0, le=60, description="Per delivery attempt.")
+    webhook_retry_base_seconds: float = Field(
+        5, gt=0, description="First retry delay; it doubles with each failed attempt."
+    )
+    webhook_retry_max_seconds: float = Field(3600, gt=0, description="Longest retry delay.")
+    webhook_max_attempts: int = Field(20, ge=1, description="Attempts before a delivery fails.")
+    webhook_disable_after_seconds: float = Field(
+        5 * 86_400, gt=0, description="Disable an endpoint whose deliveries failed this long."
+    )
+    webhook_poll_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often the outbox is checked for due deliveries."
+    )
+    artifact_retention_days: float = Field(
+        0, ge=0, description="Delete a job's stored files this many days after it ended (0: keep)."
+    )
+    retention_sweep_seconds: float = Field(
+        3600, gt=0, description="Seconds between retention sweeps (with a retention set)."
+    )
     database_app_role: str | None = Field(
         None,
         description="PostgreSQL role the service runs as; `sfd db upgrade` grants it only "
@@ -141,6 +195,46 @@ class Settings(BaseSettings):
             except PolicyError as exc:
                 raise ValueError(f"SFD_FORGETTING_POLICY: {exc}") from None
         return value
+
+    @field_validator("tenant_quotas")
+    @classmethod
+    def _check_quotas(cls, value: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        known = {"max_queued_jobs", "max_running_jobs", "max_steps_per_period"}
+        for tenant, limits in value.items():
+            unknown = set(limits) - known
+            if unknown or any(not isinstance(v, int) or v < 0 for v in limits.values()):
+                raise ValueError(
+                    f"SFD_TENANT_QUOTAS[{tenant!r}]: fields are {', '.join(sorted(known))}, "
+                    "each a whole number >= 0"
+                )
+        return value
+
+    @field_validator("tenant_weights")
+    @classmethod
+    def _check_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(weight <= 0 for weight in value.values()):
+            raise ValueError("SFD_TENANT_WEIGHTS: every weight must be greater than 0")
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        if value.strip():
+            from limits import parse_many
+
+            try:
+                parse_many(value)
+            except ValueError as exc:
+                raise ValueError(f"SFD_RATE_LIMIT: {exc}") from None
+        return value
+
+    @property
+    def resolved_rate_limit_storage_url(self) -> str:
+        if self.rate_limit_storage_url:
+            return self.rate_limit_storage_url
+        if self.runner == "celery" and self.broker_url.startswith("redis"):
+            return self.broker_url
+        return "memory://"
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -196,4 +290,6 @@ JOB_SETTINGS = (
     "max_attempts",
     "checkpoint_every",
     "forgetting_policy",
+    "max_running_jobs_per_tenant",
+    "tenant_quotas",
 )

@@ -8,6 +8,7 @@ from domain.db import Base
 from domain.idempotency.models import IdempotencyKey
 from domain.jobs.models import Job, JobEvent
 from domain.sessions.models import DashboardSession
+from domain.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 metadata = Base.metadata
 
@@ -21,5 +22,7 @@ __all__ = [
     "IdempotencyKey",
     "Job",
     "JobEvent",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]

@@ -18,7 +18,7 @@ from multiprocessing import get_context
 from multiprocessing.process import BaseProcess
 
 from domain.db import Database
-from domain.jobs import lifecycle
+from domain.jobs import lifecycle, scheduling
 from domain.jobs.models import Job
 from domain.settings import JOB_SETTINGS, Settings
 from worker.threads import threads_per_job
@@ -126,7 +126,9 @@ class EmbeddedRunner:
         if free <= 0:
             return
         with self.db.session() as session:
-            job_ids = lifecycle.next_queued(session, free, exclude=list(self._processes))
+            job_ids = scheduling.next_jobs(
+                session, self.settings, free, exclude=list(self._processes)
+            )
         for job_id in job_ids:
             process = self._context.Process(
                 target=_job_process, args=(job_id, self._env), name=f"sfd-{job_id}", daemon=True

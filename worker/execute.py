@@ -24,7 +24,7 @@ from domain.base_models.models import BaseModelRecord
 from domain.db import Database
 from domain.errors import DomainError
 from domain.hashing import json_safe
-from domain.jobs import lifecycle, states
+from domain.jobs import lifecycle, scheduling, states
 from domain.jobs.models import Job
 from domain.jobs.validation import effective_policy
 from domain.settings import Settings
@@ -68,7 +68,14 @@ def execute_job(
     db = db or Database(settings.resolved_database_url)
     try:
         with db.session() as session:
-            job = lifecycle.claim(session, job_id, worker_id, settings.lease_seconds, max_gpus)
+            job = lifecycle.claim(
+                session,
+                job_id,
+                worker_id,
+                settings.lease_seconds,
+                max_gpus,
+                scheduling.running_limit(settings),
+            )
         if job is None:
             return None
         devices = gpus.keep(job.gpus) if gpus is not None else None
@@ -131,7 +138,7 @@ class JobExecution:
     def _model_ref(self) -> str:
         with self.db.session() as session:
             model = session.get(BaseModelRecord, self.job.model_id)
-        if model is None:
+        if model is None or model.deleted_at is not None:
             raise ModelLoadError(f"model {self.job.model_id} no longer exists")
         return base_models.local_ref(self.settings, self.storage, model)
 

@@ -1,10 +1,11 @@
 """The Celery task that runs jobs, and the set-up of each pool process.
 
-A message names a job, but the job row decides: :func:`execute_job` claims it with a conditional
-UPDATE and returns None when the job is no longer queued (already taken, cancelled, or a
-duplicate delivery). The task then claims the oldest queued job instead, so every message is
-one worker slot and a lost or extra message costs nothing: the reaper only has to keep at least
-as many messages waiting as there are queued jobs.
+A message names a job, but the job rows decide: every message is one worker slot, and the task
+claims the job the fair scheduler (:mod:`domain.jobs.scheduling`) puts first across tenants,
+falling back to the named job. :func:`execute_job` claims with a conditional UPDATE and returns
+None when the job is no longer queued (already taken, cancelled, or a duplicate delivery), so a
+lost or extra message costs nothing: the reaper only has to keep at least as many messages
+waiting as there are queued jobs.
 
 torch and the engine are imported only in pool processes (after the GPU is pinned), never in
 the main worker process.
@@ -21,14 +22,14 @@ from pathlib import Path
 from celery import Task, signals
 
 from domain.db import Database
-from domain.jobs import lifecycle
+from domain.jobs import lifecycle, scheduling
 from domain.storage import Storage, open_storage
 from worker import gpus
 from worker.broker import RUN_JOB
 from worker.celery_app import app, settings
 
 log = logging.getLogger(__name__)
-FALLBACK_CANDIDATES = 5
+CANDIDATES = 5
 GPU_LOCKS = Path(tempfile.gettempdir()) / "sfd-gpu-locks"  # host-wide, like the GPUs
 
 
@@ -49,8 +50,8 @@ def _prepare_pool_process(**_: object) -> None:
 
 @app.task(name=RUN_JOB, bind=True)
 def run_job(self: Task, job_id: str) -> str | None:
-    """Run ``job_id`` or, if it is not queued any more (or needs more GPUs than are free here),
-    the oldest queued job that fits; its final state."""
+    """Run the queued job that is fairest to start (``job_id`` if none is; then the oldest that
+    fits the GPUs free here); its final state."""
     from worker.execute import execute_job
 
     db, storage = _resources()
@@ -58,15 +59,14 @@ def run_job(self: Task, job_id: str) -> str | None:
     reservation = gpus.reserve(GPU_LOCKS)
     try:
         free = None if reservation is None else len(reservation.gpus)
+        if free == 0:
+            return None
         run = {"worker_id": worker_id, "db": db, "storage": storage, "gpus": reservation}
-        state = execute_job(job_id, settings, **run)
-        if state is not None or free == 0:
-            return state
         with db.session() as session:
-            candidates = lifecycle.next_queued(
-                session, FALLBACK_CANDIDATES, exclude=[job_id], max_gpus=free
-            )
-        for candidate in candidates:
+            fair = scheduling.next_jobs(session, settings, CANDIDATES)
+            tried = list(dict.fromkeys([*fair, job_id]))
+            fitting = lifecycle.next_queued(session, CANDIDATES, exclude=tried, max_gpus=free)
+        for candidate in [*tried, *fitting]:
             state = execute_job(candidate, settings, **run)
             if state is not None:
                 return state

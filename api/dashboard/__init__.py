@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.dashboard.auth import CsrfRejected, LoginRequired
 from api.dashboard.render import PageNotFound, page
-from api.dashboard.routes import audit, certificates, job, jobs, models, session
+from api.dashboard.routes import audit, certificates, job, jobs, models, session, webhooks
 
 STATIC = Path(__file__).parent / "static"
 
@@ -34,7 +34,7 @@ async def _csrf_rejected(request: Request, exc: Exception) -> Response:
 
 def mount(app: FastAPI) -> None:
     """Add the dashboard's routes, static files and error pages to ``app``."""
-    for module in (session, jobs, job, certificates, models, audit):
+    for module in (session, jobs, job, certificates, models, audit, webhooks):
         app.include_router(module.router)
     app.mount("/dashboard/static", StaticFiles(directory=STATIC), name="dashboard-static")
     app.add_exception_handler(LoginRequired, _login_required)

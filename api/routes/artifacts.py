@@ -6,15 +6,16 @@ import base64
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
-from api.deps import DatabaseDep, JobsReader, SettingsDep, StorageDep
+from api.deps import DatabaseDep, JobsReader, JobsWriter, SettingsDep, StorageDep
 from api.problems import V1_ERRORS, responses
 from api.schemas.artifacts import ArtifactOut, PresignedDownload
 from api.schemas.common import ListOf
 from domain.artifacts import service as artifacts
 from domain.errors import Unavailable
+from domain.retention import service as retention
 from domain.storage import ObjectNotFound
 
 router = APIRouter(
@@ -32,6 +33,17 @@ def list_artifacts(job_id: str, actor: JobsReader, db: DatabaseDep) -> ListOf[Ar
     with db.sessions() as session:
         found = artifacts.list_for_job(session, actor.tenant, job_id)
         return ListOf[ArtifactOut](data=[ArtifactOut.of(a) for a in found], has_more=False)
+
+
+@router.delete("", status_code=204, response_class=Response)
+def delete_artifacts(
+    job_id: str, actor: JobsWriter, db: DatabaseDep, storage: StorageDep
+) -> Response:
+    """Delete every stored file of a finished job (all attempts, checkpoints). The rows stay
+    with their sha256 and ``deleted_at``; downloads answer 410; the audit log records it.
+    409 while the job is queued or running; repeating it is harmless."""
+    retention.delete_artifacts(db, storage, actor, job_id)
+    return Response(status_code=204)
 
 
 @router.get(

@@ -7,11 +7,11 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import DatabaseDep, JobsReader, JobsWriter, RunnerDep, SettingsDep
+from api.deps import DatabaseDep, JobsReader, JobsWriter, RunnerDep, SettingsDep, StorageDep
 from api.problems import V1_ERRORS, require_json, responses
 from api.schemas.common import ListOf
 from api.schemas.jobs import JobCreate, JobEventOut, JobOut, JobStatus
@@ -19,6 +19,7 @@ from domain.hashing import sha256_json
 from domain.idempotency import service as idempotency
 from domain.jobs import service as jobs
 from domain.jobs import states
+from domain.retention import service as retention
 
 router = APIRouter(
     prefix="/v1/jobs",
@@ -86,6 +87,15 @@ def get_job(job_id: str, actor: JobsReader, db: DatabaseDep) -> JobOut:
     assert actor.tenant is not None
     with db.sessions() as session:
         return JobOut.of(jobs.get_job(session, actor.tenant, job_id))
+
+
+@router.delete("/{job_id}", status_code=204, response_class=Response)
+def delete_job(job_id: str, actor: JobsWriter, db: DatabaseDep, storage: StorageDep) -> Response:
+    """Delete all of a finished job's stored data: its files, request, report, history and
+    idempotency record. Afterwards the job answers 410 everywhere; the audit log keeps its
+    events (hashes only). 409 while the job is queued or running."""
+    retention.delete_job(db, storage, actor, job_id)
+    return Response(status_code=204)
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut)

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -139,3 +139,14 @@ def get_model(model_id: str, actor: JobsReader, db: DatabaseDep) -> ModelOut:
     assert actor.tenant is not None
     with db.session() as session:
         return ModelOut.of(models.get_visible(session, actor.tenant, model_id))
+
+
+@router.delete("/{model_id}", status_code=204, response_class=Response)
+def delete_model(
+    model_id: str, actor: ModelsWriter, db: DatabaseDep, settings: SettingsDep, storage: StorageDep
+) -> Response:
+    """Delete one of the tenant's models: its stored archive and cached copy go, its name is
+    freed; jobs and certificates keep naming it by id. 409 (``model_in_use``) while a queued
+    or running job uses it; 403 for bundled models."""
+    models.delete(db, settings, storage, actor, model_id)
+    return Response(status_code=204)

@@ -20,6 +20,7 @@ class ArtifactOut(BaseModel):
     content_type: str
     created_at: int
     download_url: str
+    deleted_at: int | None = None
 
     @classmethod
     def of(cls, artifact: Artifact) -> ArtifactOut:
@@ -32,6 +33,7 @@ class ArtifactOut(BaseModel):
             content_type=artifact.content_type,
             created_at=unix(artifact.created_at) or 0,
             download_url=f"/v1/jobs/{artifact.job_id}/artifacts/{artifact.name}",
+            deleted_at=unix(artifact.deleted_at),
         )
 
 

@@ -172,6 +172,9 @@ class JobOut(BaseModel):
     started_at: int | None
     finished_at: int | None
     cancel_requested_at: int | None
+    artifacts_deleted_at: int | None = Field(
+        None, description="When the job's stored files were deleted (by request or retention)."
+    )
 
     @classmethod
     def of(cls, job: Job) -> JobOut:
@@ -209,6 +212,7 @@ class JobOut(BaseModel):
             started_at=unix(job.started_at),
             finished_at=unix(job.finished_at),
             cancel_requested_at=unix(job.cancel_requested_at),
+            artifacts_deleted_at=unix(job.artifacts_deleted_at),
         )
 
 

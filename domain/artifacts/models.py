@@ -23,3 +23,6 @@ class Artifact(Base):
     content_type: Mapped[str] = mapped_column(String(100))
     storage_key: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the stored file was deleted (by request or retention); the row stays: its
+    # sha256 is the evidence certificates name.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

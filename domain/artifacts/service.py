@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from domain.actor import Actor
 from domain.artifacts.models import Artifact
 from domain.audit import service as audit
-from domain.errors import NotFound
+from domain.errors import Gone, NotFound
 from domain.ids import new_id
 from domain.jobs import service as jobs
 from domain.jobs.models import Job
@@ -51,6 +51,12 @@ def get(session: Session, tenant: str, job_id: str, name: str) -> Artifact:
     )
     if artifact is None:
         raise NotFound(f"job {job_id} has no artifact {name!r}", code="artifact_not_found")
+    if artifact.deleted_at is not None:
+        raise Gone(
+            f"artifact {name} of job {job_id} was deleted on "
+            f"{artifact.deleted_at:%Y-%m-%d %H:%M} UTC",
+            code="artifact_deleted",
+        )
     return artifact
 
 

@@ -50,9 +50,12 @@ def record(
 ) -> AuditEvent:
     """Append one event in the caller's transaction; appends are serialised by the head row.
     It goes to the log of ``tenant`` (default: the actor's), the tenant the action touches."""
-    session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=AuditHead.seq + 1))
     seq, prev_hash = session.execute(
-        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)
+        update(AuditHead)
+        .where(AuditHead.id == HEAD_ID)
+        .values(seq=AuditHead.seq + 1)
+        .returning(AuditHead.seq, AuditHead.hash)
+        .execution_options(synchronize_session=False)
     ).one()
     event = AuditEvent(
         seq=seq,

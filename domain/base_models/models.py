@@ -28,3 +28,5 @@ class BaseModelRecord(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_key_id: Mapped[str | None] = mapped_column(String(40))
+    # A deleted model keeps a tombstone (jobs and certificates name it), renamed to its id.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

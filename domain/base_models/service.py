@@ -6,7 +6,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -17,8 +17,10 @@ from domain.audit import service as audit
 from domain.base_models import allowlist, fetch
 from domain.base_models.models import BaseModelRecord
 from domain.db import Database, utcnow
-from domain.errors import Conflict, Invalid, NotFound
+from domain.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from domain.ids import new_id
+from domain.jobs import states
+from domain.jobs.models import Job
 from domain.pagination import Page, paginate
 from domain.settings import Settings
 from domain.storage import Storage
@@ -122,19 +124,40 @@ def ensure_bundled(session: Session, name: str | None = None) -> None:
         _insert_if_absent(session, record)
 
 
-def get_visible(session: Session, tenant: str, model_id: str) -> BaseModelRecord:
+def get_visible(
+    session: Session, tenant: str, model_id: str, *, lock: bool = False
+) -> BaseModelRecord:
     """The tenant's model (by id, or by the name it was registered under) or a bundled one;
-    404 for anything else (another tenant's too)."""
+    404 for anything else (another tenant's too), 410 for a deleted one. ``lock``: hold a
+    shared row lock (PostgreSQL) until the transaction ends."""
     if model_id in BUNDLED_MODELS:
         ensure_bundled(session, model_id)
+    by_id = select(BaseModelRecord).where(
+        BaseModelRecord.id == model_id,
+        or_(BaseModelRecord.tenant == tenant, BaseModelRecord.tenant.is_(None)),
+    )
+    by_name = select(BaseModelRecord).where(
+        BaseModelRecord.tenant == tenant, BaseModelRecord.name == model_id
+    )
+    if lock:
+        by_id, by_name = by_id.with_for_update(read=True), by_name.with_for_update(read=True)
+    model = session.scalar(by_id) or session.scalar(by_name)
+    if model is None:
+        raise NotFound(f"no model {model_id!r}", code="model_not_found")
+    if model.deleted_at is not None:
+        raise Gone(
+            f"model {model.id} was deleted on {model.deleted_at:%Y-%m-%d %H:%M} UTC",
+            code="model_deleted",
+        )
+    return model
+
+
+def get_for_job(session: Session, tenant: str, model_id: str) -> BaseModelRecord:
+    """A job's model, deleted or not (certificates and job pages name it)."""
     model = session.scalar(
         select(BaseModelRecord).where(
             BaseModelRecord.id == model_id,
             or_(BaseModelRecord.tenant == tenant, BaseModelRecord.tenant.is_(None)),
-        )
-    ) or session.scalar(
-        select(BaseModelRecord).where(
-            BaseModelRecord.tenant == tenant, BaseModelRecord.name == model_id
         )
     )
     if model is None:
@@ -147,7 +170,8 @@ def list_visible(
 ) -> Page[BaseModelRecord]:
     ensure_bundled(session)
     query = select(BaseModelRecord).where(
-        or_(BaseModelRecord.tenant == tenant, BaseModelRecord.tenant.is_(None))
+        or_(BaseModelRecord.tenant == tenant, BaseModelRecord.tenant.is_(None)),
+        BaseModelRecord.deleted_at.is_(None),
     )
     return paginate(session, query, BaseModelRecord.id, after=after, limit=limit)
 
@@ -290,3 +314,52 @@ def local_ref(settings: Settings, storage: Storage, model: BaseModelRecord) -> s
         return str(fetch.adopt(settings, folder, model.sha256))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def delete(
+    db: Database, settings: Settings, storage: Storage, actor: Actor, model_id: str
+) -> BaseModelRecord:
+    """Forget a tenant's model: its stored archive and this host's cached copy go, the row
+    stays as a tombstone renamed to its id (jobs and certificates name it). Refused (409)
+    while a queued or running job uses it; bundled models cannot be deleted (403)."""
+    assert actor.tenant is not None
+    with db.session() as session:
+        model = get_visible(session, actor.tenant, model_id)
+        if model.tenant is None:
+            raise Forbidden(f"{model.id!r} is a bundled model", code="model_not_deletable")
+        # The row lock makes job submissions that use it (FOR SHARE) wait or be seen.
+        session.execute(
+            select(BaseModelRecord.id).where(BaseModelRecord.id == model.id).with_for_update()
+        )
+        active = session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(Job.model_id == model.id, Job.status.not_in(states.TERMINAL))
+        )
+        if active:
+            raise Conflict(
+                f"model {model.id} is used by {active} queued or running job(s); cancel them "
+                "or wait for them to end",
+                code="model_in_use",
+            )
+        stored = model.source_type == "upload"
+        model.deleted_at, model.name = utcnow(), model.id
+        if stored:
+            storage.delete(model.source)
+        audit.record(
+            session,
+            actor,
+            "model.deleted",
+            "model",
+            model.id,
+            {"sha256": model.sha256, "source_type": model.source_type, "archive_deleted": stored},
+        )
+        shared = session.scalar(
+            select(func.count())
+            .select_from(BaseModelRecord)
+            .where(BaseModelRecord.sha256 == model.sha256, BaseModelRecord.deleted_at.is_(None))
+        )
+    if not shared:
+        shutil.rmtree(fetch.cache_path(settings, model.sha256), ignore_errors=True)
+    log.info("model %s deleted", model.id)
+    return model

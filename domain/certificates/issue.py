@@ -37,14 +37,14 @@ def build(session: Session, tenant: str, job_id: str) -> dict[str, Any]:
             f"job {job_id} is {job.status}; only succeeded jobs have a certificate",
             code="certificate_unavailable",
         )
-    model = base_models.get_visible(session, tenant, job.model_id)
+    model = base_models.get_for_job(session, tenant, job.model_id)
     files = artifacts.list_for_job(session, tenant, job_id)
     completion = audit.find_event(session, tenant, "job.succeeded", job_id)
     report = job.latest_metrics or {}
     requester = api_keys.names(session, tenant, [job.created_by_key_id])
     verdict = certified_verdict(job.verdict, report)
     robustness = certified_robustness(report)
-    return {
+    predicate: dict[str, Any] = {
         "object": KIND,
         "version": VERSION,
         "id": f"cert_{job.id.removeprefix('job_')}",
@@ -90,6 +90,9 @@ def build(session: Session, tenant: str, job_id: str) -> dict[str, Any]:
             "hash": completion.hash if completion else None,
         },
     }
+    if job.artifacts_deleted_at is not None:  # the hashes stay: the evidence outlives the files
+        predicate["retention"] = {"artifacts_deleted_at": _iso(job.artifacts_deleted_at)}
+    return predicate
 
 
 def issue(session: Session, anchoring: Anchoring, tenant: str, job_id: str) -> dict[str, Any]:

@@ -22,17 +22,29 @@ from domain.jobs import states
 from domain.jobs.models import Job, JobEvent
 from domain.jobs.transitions import transition
 from domain.jobs.verdict import failed_criteria, verdict_of
+from domain.quotas import service as quotas
 
 
 def claim(
-    session: Session, job_id: str, worker_id: str, lease_seconds: int, max_gpus: int | None = None
+    session: Session,
+    job_id: str,
+    worker_id: str,
+    lease_seconds: int,
+    max_gpus: int | None = None,
+    running_limit: Callable[[str], int] = lambda tenant: 0,
 ) -> Job | None:
-    """Take a queued job for ``worker_id``; None if it is not queued (taken or cancelled) or
-    asks for more than ``max_gpus`` GPUs."""
+    """Take a queued job for ``worker_id``; None if it is not queued (taken or cancelled), asks
+    for more than ``max_gpus`` GPUs, or its tenant already runs ``running_limit(tenant)`` jobs
+    (0: no limit)."""
     now = utcnow()
     job = session.get(Job, job_id)
     if job is None or (max_gpus is not None and job.gpus > max_gpus):
         return None
+    limit = running_limit(job.tenant)
+    if limit:
+        quotas.lock_tenant(session, job.tenant)
+        if quotas.running_jobs(session, job.tenant) >= limit:
+            return None
     previous = transition(
         session,
         job_id,

@@ -24,7 +24,7 @@ def search_jobs(
     session: Session, tenant: str, where: JobFilter, *, after: str | None, limit: int
 ) -> Page[Job]:
     """The tenant's jobs matching ``where``, newest first."""
-    query = select(Job).where(Job.tenant == tenant)
+    query = select(Job).where(Job.tenant == tenant, Job.deleted_at.is_(None))
     if where.status:
         query = query.where(Job.status == where.status)
     if where.model_id:

@@ -9,14 +9,16 @@ from domain.actor import Actor
 from domain.audit import service as audit
 from domain.base_models import service as base_models
 from domain.db import utcnow
-from domain.errors import Conflict, NotFound
+from domain.errors import Conflict, Gone, NotFound
 from domain.ids import new_id
 from domain.jobs import states
 from domain.jobs.models import Job, JobEvent
 from domain.jobs.transitions import transition
 from domain.jobs.validation import JobRequest, validate
 from domain.pagination import Page, paginate
+from domain.quotas import service as quotas
 from domain.settings import Settings
+from domain.webhooks import service as webhooks
 
 
 def create_job(
@@ -24,8 +26,11 @@ def create_job(
 ) -> Job:
     """Validate ``request`` against its model and queue it."""
     assert actor.tenant is not None
-    model = base_models.get_visible(session, actor.tenant, request.model)
+    # FOR SHARE: a concurrent DELETE /v1/models/{id} waits for this job, then sees it.
+    model = base_models.get_visible(session, actor.tenant, request.model, lock=True)
     validate(request, model, settings)
+    quotas.lock_tenant(session, actor.tenant)
+    quotas.check_submission(session, settings, actor.tenant, request.steps)
     job = Job(
         id=new_id("job"),
         tenant=actor.tenant,
@@ -52,6 +57,7 @@ def create_job(
     session.add(job)
     session.flush()
     session.add(JobEvent(job_id=job.id, type="state", data={"from": None, "to": states.QUEUED}))
+    webhooks.job_event(session, job.tenant, job.id, None, states.QUEUED)
     audit.record(
         session,
         actor,
@@ -63,17 +69,23 @@ def create_job(
     return job
 
 
-def get_job(session: Session, tenant: str, job_id: str) -> Job:
+def get_job(session: Session, tenant: str, job_id: str, *, deleted: bool = False) -> Job:
+    """The tenant's job; 404 for another tenant's, 410 once deleted (unless ``deleted``)."""
     job = session.scalar(select(Job).where(Job.id == job_id, Job.tenant == tenant))
     if job is None:
         raise NotFound(f"no job {job_id!r}", code="job_not_found")
+    if job.deleted_at is not None and not deleted:
+        raise Gone(
+            f"job {job_id} was deleted on {job.deleted_at:%Y-%m-%d %H:%M} UTC",
+            code="job_deleted",
+        )
     return job
 
 
 def list_jobs(
     session: Session, tenant: str, *, status: str | None, after: str | None, limit: int
 ) -> Page[Job]:
-    query = select(Job).where(Job.tenant == tenant)
+    query = select(Job).where(Job.tenant == tenant, Job.deleted_at.is_(None))
     if status is not None:
         query = query.where(Job.status == status)
     return paginate(session, query, Job.id, after=after, limit=limit)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from domain.db import utcnow
 from domain.jobs import states
 from domain.jobs.models import Job, JobEvent
+from domain.webhooks import service as webhooks
 
 
 def transition(
@@ -24,8 +25,8 @@ def transition(
 ) -> str | None:
     """Move ``job_id`` from one of ``sources`` to ``target``; the previous state, or None.
 
-    With ``worker_id`` only the worker holding the job may move it. The state event is
-    written in the same transaction.
+    With ``worker_id`` only the worker holding the job may move it. The state event and
+    the webhook deliveries reporting it are written in the same transaction.
     """
     for source in sources:
         if not states.allowed(source, target):
@@ -49,6 +50,9 @@ def transition(
                     data={"from": source, "to": target, **(event or {})},
                 )
             )
+            tenant = session.scalar(select(Job.tenant).where(Job.id == job_id))
+            extra = {k: values[k] for k in ("verdict", "error_code") if values.get(k)}
+            webhooks.job_event(session, tenant or "", job_id, source, target, **extra)
             session.flush()
             return source
     return None

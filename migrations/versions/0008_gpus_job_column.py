@@ -1,7 +1,7 @@
 """Jobs say how many GPUs (data-parallel processes) they run on; earlier jobs ran on one.
 
 Revision ID: 0008_gpus_job_column
-Revises: 0005_model_names
+Revises: 0006_ops_2_webhooks
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_gpus_job_column"
-down_revision: str | None = "0005_model_names"
+down_revision: str | None = "0006_ops_2_webhooks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

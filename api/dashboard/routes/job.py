@@ -32,7 +32,7 @@ def job_page(request: Request, job_id: str, viewer: ViewerDep, db: DatabaseDep) 
     with db.sessions() as session, not_found_as_page():
         job = jobs.get_job(session, viewer.tenant, job_id)
         try:
-            model = base_models.get_visible(session, viewer.tenant, job.model_id)
+            model = base_models.get_for_job(session, viewer.tenant, job.model_id)
         except NotFound:
             model = None
         events = history.load_events(session, viewer.tenant, job_id)

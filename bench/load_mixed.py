@@ -1,0 +1,161 @@
+"""Open-loop mixed load on several API processes over PostgreSQL, with locust (headless);
+prints one JSON line per phase.
+
+    .venv/bin/pip install -e '.[bench]'
+    .venv/bin/python bench/load_mixed.py [--workers 4] [--rate 300] [--seconds 60]
+
+It makes a fresh database on the local PostgreSQL, starts ``sfd serve --workers N`` on it
+(``SFD_RUNNER=none``: POST only queues; no rate limit or quota), creates jobs to read, then
+runs ``bench/locustfile.py``: the mixed phase (``--rate`` users at one request a second each:
+80% GET job, 15% POST job, 5% list) reports each route's p50/p99 and errors; the saturation
+phase (``--post-users`` users posting back to back) reports POST /v1/jobs per second. Targets
+(issue 14): at 300 req/s on 4 processes p99 < 100 ms and no errors; POST saturation >= 3x the
+~100/s of one process. Run it on a quiet machine with cores for the API and for locust.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+BODY = {"model": "digits", "unsafe_concept": "0", "safe_surrogate": "1", "steps": 10}
+
+
+def start_api(home: Path, database: str, workers: int, port: int, key: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "SFD_HOME": str(home),
+        "SFD_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}",
+        "SFD_RUNNER": "none",
+        "SFD_ADMIN_API_KEY": key,
+        "SFD_RATE_LIMIT": "",
+        "SFD_MAX_QUEUED_JOBS_PER_TENANT": "0",
+    }
+    command = [sys.executable, "-c", "from cli.main import app; app()", "serve"]
+    api = subprocess.Popen(
+        [*command, "--workers", str(workers), "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return api
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    os.killpg(api.pid, signal.SIGTERM)
+    raise RuntimeError("the API did not start")
+
+
+def locust(url: str, env: dict[str, str], users: int, seconds: int, out: Path) -> list[dict]:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(ROOT / "bench" / "locustfile.py"),
+            "--headless",
+            "--users",
+            str(users),
+            "--spawn-rate",
+            str(max(1, users // 5)),
+            "--run-time",
+            f"{seconds}s",
+            "--host",
+            url,
+            "--csv",
+            str(out),
+            "--only-summary",
+        ],
+        env={**os.environ, **env},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    with open(f"{out}_stats.csv") as stats:
+        return list(csv.DictReader(stats))
+
+
+def summary(rows: list[dict], seconds: int) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for row in rows:
+        out[row["Name"]] = {
+            "requests": int(row["Request Count"]),
+            "failures": int(row["Failure Count"]),
+            "rps": round(int(row["Request Count"]) / seconds, 1),
+            "p50_ms": float(row["50%"] or 0),
+            "p99_ms": float(row["99%"] or 0),
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--rate", type=int, default=300)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--post-users", type=int, default=64)
+    args = parser.parse_args()
+    database, key = f"sfd_load_{secrets.token_hex(4)}", "sfd_admin_" + secrets.token_hex(16)
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    api = None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            port = 18000 + secrets.randbelow(2000)
+            url = f"http://127.0.0.1:{port}"
+            api = start_api(Path(tmp), database, args.workers, port, key)
+            with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
+                ids = [c.post("/v1/jobs", json=BODY).json()["id"] for _ in range(50)]
+            env = {"LOAD_API_KEY": key, "LOAD_JOB_IDS": ",".join(ids)}
+            mixed = locust(url, env, args.rate, args.seconds, Path(tmp) / "mixed")
+            print(
+                json.dumps(
+                    {
+                        "bench": "load_mixed",
+                        "workers": args.workers,
+                        "target_rps": args.rate,
+                        "seconds": args.seconds,
+                        "routes": summary(mixed, args.seconds),
+                    }
+                )
+            )
+            posts = locust(
+                url, env | {"LOAD_MODE": "post"}, args.post_users, 30, Path(tmp) / "post"
+            )
+            print(
+                json.dumps(
+                    {
+                        "bench": "post_saturation",
+                        "workers": args.workers,
+                        "users": args.post_users,
+                        "routes": summary(posts, 30),
+                    }
+                )
+            )
+    finally:
+        if api is not None:
+            os.killpg(api.pid, signal.SIGTERM)
+            api.wait(timeout=60)
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Signed webhooks (Standard Webhooks) on job state changes, from a durable outbox."""
