@@ -34,19 +34,25 @@ from worker.runner import create_runner
 log = logging.getLogger(__name__)
 
 
-def _prepare(settings: Settings, db: Database) -> None:
+def _prepare(settings: Settings, db: Database, admin_key_source: str) -> None:
     """Migrate (if enabled), bootstrap the admin key, describe the bundled models."""
     if settings.auto_migrate:
         upgrade(settings.resolved_database_url)
     with db.session() as session:
         if settings.admin_api_key is not None:
             api_key_service.ensure_bootstrap_admin(
-                session, settings.admin_api_key.get_secret_value(), settings.admin_tenant
+                session,
+                settings.admin_api_key.get_secret_value(),
+                settings.admin_tenant,
+                source=admin_key_source,
             )
         model_service.ensure_bundled(session)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, admin_key_source: str = "SFD_ADMIN_API_KEY"
+) -> FastAPI:
+    """The app; ``admin_key_source`` names where the admin key came from (its label)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -54,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.resolved_database_url)
         storage = open_storage(settings)
         await run_in_threadpool(storage.ensure)
-        await run_in_threadpool(_prepare, settings, db)
+        await run_in_threadpool(_prepare, settings, db, admin_key_source)
         anchoring = open_anchoring(settings, db, storage)
         await run_in_threadpool(anchoring.start)
         runner = create_runner(settings, db)

@@ -21,8 +21,29 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+class PortInUse(OSError):
+    """The address cannot be listened on; the message says so in one line."""
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse before start-up (migrations, runner) when ``host:port`` cannot be bound."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    admin_key_source: str = "SFD_ADMIN_API_KEY",
+) -> None:
+    app = create_app(settings, admin_key_source=admin_key_source)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 
 class BackgroundServer:
