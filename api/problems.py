@@ -60,6 +60,7 @@ DESCRIPTIONS = {
     409: "The object's state does not allow it.",
     413: "The body is over the size limit.",
     415: "Unsupported media type.",
+    416: "The byte range lies outside the file.",
     422: "The request does not validate.",
     429: "Too many requests.",
     503: "A dependency (database, storage, broker) is unreachable.",
