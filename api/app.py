@@ -24,6 +24,7 @@ from api.routes import (
 from api.routes.metrics import install as install_metrics
 from domain.api_keys import service as api_key_service
 from domain.audit.anchoring import open_anchoring
+from domain.audit.refusals import RefusalLog
 from domain.base_models import service as model_service
 from domain.db import Database
 from domain.migrate import upgrade
@@ -68,9 +69,11 @@ def create_app(
         app.state.settings, app.state.db = settings, db
         app.state.storage, app.state.runner = storage, runner
         app.state.anchoring = anchoring
+        app.state.refusals = RefusalLog(db, settings.admin_tenant)
         try:
             yield
         finally:
+            await run_in_threadpool(app.state.refusals.flush)
             await run_in_threadpool(runner.close)
             await run_in_threadpool(anchoring.close)
             db.dispose()

@@ -70,13 +70,15 @@ def current_actor(
         key = api_keys.authenticate(session, credentials.credentials)
     if key is None:
         raise Unauthorized("the API key is not valid", code="invalid_api_key", headers=challenge)
-    return Actor(
+    actor = Actor(
         tenant=key.tenant,
         name=f"key:{key.id}",
         key_id=key.id,
         scopes=frozenset(key.scopes),
         request_id=request_id_of(request),
     )
+    request.state.actor = actor  # a refusal later in the request is counted under this key
+    return actor
 
 
 def require(scope: str) -> object:

@@ -123,6 +123,10 @@ def problem(
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
+    if exc.status in (401, 403):
+        from api import refusals
+
+        await refusals.note(request, exc.status, exc.code)
     headers = exc.extra.pop("headers", None)
     return problem(request, exc.status, exc.code, exc.detail, headers=headers, **exc.extra)
 
