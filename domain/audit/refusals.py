@@ -3,11 +3,11 @@ written one by one, so that a flood of bad keys cannot grow the chain without bo
 
 Refusals are counted per (tenant, source address, key) and per minute; each count becomes one
 ``auth.refused`` event when the minute is over (at the next refusal), when someone allowed to
-read the audit log reads it (a refused read writes nothing), or when the service stops. A minute holds at most ``MAX_BUCKETS`` counts; refusals past
-that share one bucket whose source is ``other``. So refusals add at most ``MAX_BUCKETS + 1``
-events a minute per API process, however many arrive. Unknown keys have no tenant: theirs go to
-the log of the operator's tenant (``SFD_ADMIN_TENANT``). Counts not yet written are lost if the
-process dies.
+read the audit log reads it (a refused read writes nothing), or when the service stops. A
+minute holds at most ``MAX_BUCKETS`` counts; refusals past that share one bucket whose source
+is ``other``. So refusals add at most ``MAX_BUCKETS + 1`` events a minute per API process,
+however many arrive. Unknown keys have no tenant: theirs go to the log of the operator's tenant
+(``SFD_ADMIN_TENANT``). Counts not yet written are lost if the process dies.
 """
 
 from __future__ import annotations
