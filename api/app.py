@@ -26,6 +26,7 @@ from api.routes import (
 from api.routes.metrics import install as install_metrics
 from domain.api_keys import service as api_key_service
 from domain.audit.anchoring import open_anchoring
+from domain.audit.refusals import RefusalLog
 from domain.base_models import service as model_service
 from domain.db import Database
 from domain.migrate import upgrade
@@ -40,7 +41,7 @@ from worker.threads import use_threads
 log = logging.getLogger(__name__)
 
 
-def prepare(settings: Settings, db: Database) -> None:
+def prepare(settings: Settings, db: Database, admin_key_source: str = "SFD_ADMIN_API_KEY") -> None:
     """Migrate (if enabled), bootstrap the admin key, describe the bundled models."""
     if settings.auto_migrate:
         upgrade(settings.resolved_database_url)
@@ -49,7 +50,10 @@ def prepare(settings: Settings, db: Database) -> None:
             with db.session() as session:
                 if settings.admin_api_key is not None:
                     api_key_service.ensure_bootstrap_admin(
-                        session, settings.admin_api_key.get_secret_value(), settings.admin_tenant
+                        session,
+                        settings.admin_api_key.get_secret_value(),
+                        settings.admin_tenant,
+                        source=admin_key_source,
                     )
                 model_service.ensure_bundled(session)
             return
@@ -58,7 +62,10 @@ def prepare(settings: Settings, db: Database) -> None:
                 raise
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, admin_key_source: str = "SFD_ADMIN_API_KEY"
+) -> FastAPI:
+    """The app; ``admin_key_source`` names where the admin key came from (its label)."""
     settings = settings or Settings()
     # The API validates requests with the engine (torch); jobs need the cores, not the API.
     use_threads(1)
@@ -68,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.resolved_database_url)
         storage = open_storage(settings)
         await run_in_threadpool(storage.ensure)
-        await run_in_threadpool(prepare, settings, db)
+        await run_in_threadpool(prepare, settings, db, admin_key_source)
         anchoring = open_anchoring(settings, db, storage)
         await run_in_threadpool(anchoring.start)
         runner = create_runner(settings, db)
@@ -79,9 +86,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.storage, app.state.runner = storage, runner
         app.state.anchoring = anchoring
         app.state.limiter = RateLimiter.from_settings(settings)
+        app.state.refusals = RefusalLog(db, settings.admin_tenant)
         try:
             yield
         finally:
+            await run_in_threadpool(app.state.refusals.flush)
             await run_in_threadpool(dispatching.close)
             await run_in_threadpool(dispatcher.close)
             if sweeper is not None:

@@ -37,6 +37,7 @@ def _raise_for_problem(response: httpx.Response) -> None:
 
 class SFDClient:
     def __init__(self, base_url: str, api_key: str, timeout: float = 60.0) -> None:
+        self.base_url = base_url
         self.http = httpx.Client(
             base_url=base_url,
             headers={"Authorization": f"Bearer {api_key}"},
@@ -139,13 +140,39 @@ class SFDClient:
 
     # keys and audit
     def create_api_key(
-        self, name: str, scopes: list[str], tenant: str | None = None
+        self,
+        name: str,
+        scopes: list[str],
+        tenant: str | None = None,
+        expires_at: int | None = None,
     ) -> dict[str, Any]:
-        body = {"name": name, "scopes": scopes, **({"tenant": tenant} if tenant else {})}
+        body = {"name": name, "scopes": scopes, "tenant": tenant, "expires_at": expires_at}
+        body = {k: v for k, v in body.items() if v is not None}
         return self._request("POST", "/v1/api_keys", json=body)
 
     def audit_events(self, **filters: Any) -> dict[str, Any]:
         return self._request("GET", "/v1/audit/events", params=filters)
 
-    def verify_audit(self) -> dict[str, Any]:
-        return self._request("GET", "/v1/audit/verify")
+    def verify_audit(self, full: bool = False) -> dict[str, Any]:
+        return self._request("GET", "/v1/audit/verify", params={"full": full})
+
+    def list_api_keys(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        """Every key of ``tenant`` (default: the caller's), page by page."""
+        found: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": 100, **({"tenant": tenant} if tenant else {})}
+        while True:
+            page = self._request("GET", "/v1/api_keys", params=params)
+            found += page["data"]
+            if not page["has_more"]:
+                return found
+            params["after"] = page["data"][-1]["id"]
+
+    def revoke_api_key(self, key_id: str) -> dict[str, Any]:
+        return self._request("DELETE", f"/v1/api_keys/{key_id}")
+
+    def rotate_api_key(self, key_id: str, grace_seconds: int = 0) -> dict[str, Any]:
+        body = {"grace_seconds": grace_seconds}
+        return self._request("POST", f"/v1/api_keys/{key_id}/rotate", json=body)
+
+    def signing_keys(self) -> list[dict[str, Any]]:
+        return self._request("GET", "/v1/signing-keys")["data"]

@@ -74,13 +74,15 @@ def current_actor(
     limiter: RateLimiter | None = request.app.state.limiter
     if limiter is not None:
         limiter.hit(key.id)
-    return Actor(
+    actor = Actor(
         tenant=key.tenant,
         name=f"key:{key.id}",
         key_id=key.id,
         scopes=frozenset(key.scopes),
         request_id=request_id_of(request),
     )
+    request.state.actor = actor  # a refusal later in the request is counted under this key
+    return actor
 
 
 def require(scope: str) -> object:

@@ -62,6 +62,7 @@ DESCRIPTIONS = {
     410: "The object was deleted (its stored data is gone; the audit log keeps its record).",
     413: "The body is over the size limit.",
     415: "Unsupported media type.",
+    416: "The byte range lies outside the file.",
     422: "The request does not validate.",
     429: "Too many requests.",
     503: "A dependency (database, storage, broker) is unreachable.",
@@ -124,6 +125,10 @@ def problem(
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
+    if exc.status in (401, 403):
+        from api import refusals
+
+        await refusals.note(request, exc.status, exc.code)
     headers = exc.extra.pop("headers", None)
     return problem(request, exc.status, exc.code, exc.detail, headers=headers, **exc.extra)
 

@@ -28,15 +28,35 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+class PortInUse(OSError):
+    """The address cannot be listened on; the message says so in one line."""
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse before start-up (migrations, runner) when ``host:port`` cannot be bound."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
 def serve(
-    settings: Settings, host: str, port: int, log_level: str = "info", workers: int = 1
+    settings: Settings,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    workers: int = 1,
+    admin_key_source: str = "SFD_ADMIN_API_KEY",
 ) -> None:
     """Serve the API; with ``workers`` > 1, that many processes share the port (uvicorn's
     supervisor), each building the app from the ``SFD_*`` environment."""
     if workers <= 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        app = create_app(settings, admin_key_source=admin_key_source)
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
         return
-    prepare_workers(settings)
+    prepare_workers(settings, admin_key_source)
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -52,7 +72,7 @@ class WorkersRefused(ValueError):
     """This configuration cannot be served by several processes."""
 
 
-def prepare_workers(settings: Settings) -> None:
+def prepare_workers(settings: Settings, admin_key_source: str = "SFD_ADMIN_API_KEY") -> None:
     """Before forking API processes: refuse the embedded runner (each process would run its
     own), then once: migrate, make the bootstrap admin key, the bundled models' rows and the
     signing key (so the children do not race to), and hand the children the admin key
@@ -65,7 +85,7 @@ def prepare_workers(settings: Settings) -> None:
         )
     db = Database(settings.resolved_database_url)
     try:
-        prepare(settings, db)
+        prepare(settings, db, admin_key_source)
     finally:
         db.dispose()
     load_keyring(settings)

@@ -8,16 +8,21 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-console = Console()
+from cli.remote import UrlOption, console, fail
+
 certificate_app = typer.Typer(help="Unlearning certificates.", no_args_is_help=True)
 signing_app = typer.Typer(help="The key signing certificates and audit checkpoints.")
 
 
-def _fail(message: str, code: int) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code)
+def _keys_url(url: str | None) -> str:
+    """``/v1/signing-keys`` of the server ``--url``, ``SFD_URL`` or ``sfd login`` names."""
+    from cli.config import ConfigProblem, resolve
+
+    try:
+        return resolve(url, None).url + "/v1/signing-keys"
+    except ConfigProblem as exc:
+        raise fail(str(exc), 2) from None
 
 
 def _trusted_keys(files: list[Path], keys_url: str | None) -> list[Any]:
@@ -33,13 +38,13 @@ def _trusted_keys(files: list[Path], keys_url: str | None) -> list[Any]:
             response.raise_for_status()
             texts += [item["public_key_pem"] for item in response.json()["data"]]
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-            raise _fail(f"cannot read public keys from {keys_url}: {exc}", 2) from None
+            raise fail(f"cannot read public keys from {keys_url}: {exc}", 2) from None
     try:
         keys = [key for text in texts for key in public_keys(text)]
     except ValueError as exc:
-        raise _fail(f"not an Ed25519 public key in PEM form: {exc}", 2) from None
+        raise fail(f"not an Ed25519 public key in PEM form: {exc}", 2) from None
     if not keys:
-        raise _fail("give the service's public key: --public-key FILE or --keys-url URL", 2)
+        raise fail(f"no public keys at {keys_url}: give --public-key FILE", 2)
     return keys
 
 
@@ -57,7 +62,11 @@ def verify_certificate(
     ] = None,
     keys_url: Annotated[
         str | None,
-        typer.Option("--keys-url", help="Fetch the public keys, e.g. $SFD/v1/signing-keys."),
+        typer.Option(
+            "--keys-url",
+            help="Fetch the public keys here (default without --public-key: the server's "
+            "/v1/signing-keys, from --url, SFD_URL or `sfd login`).",
+        ),
     ] = None,
     artifacts: Annotated[
         Path | None,
@@ -68,6 +77,7 @@ def verify_certificate(
             help="Folder holding the job's downloaded artifacts (e.g. from `sfd download`).",
         ),
     ] = None,
+    url: UrlOption = None,
 ) -> None:
     """Exit 0 only if the signature is valid and every artifact given matches its hash."""
     from domain.certificates.verify import verify
@@ -75,7 +85,9 @@ def verify_certificate(
     try:
         envelope = json.loads(file.read_text())
     except (ValueError, UnicodeDecodeError) as exc:
-        raise _fail(f"{file} is not JSON: {exc}", 2) from None
+        raise fail(f"{file} is not JSON: {exc}", 2) from None
+    if not public_key and not keys_url:
+        keys_url = _keys_url(url)
     checks, statement = verify(envelope, _trusted_keys(public_key or [], keys_url), artifacts)
     for check in checks:
         mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
@@ -106,26 +118,31 @@ def _print_verdict(predicate: dict[str, Any]) -> None:
 
 
 @signing_app.command("show")
-def show_key() -> None:
-    """Print the active public key (PEM) of this server's signing key."""
-    from domain.settings import Settings
-    from domain.signing import load_keyring
-
-    keyring = load_keyring(Settings())
-    console.print(f"# keyid {keyring.active.keyid}", highlight=False)
-    print(keyring.active.pem, end="")
+def show_key(url: UrlOption = None) -> None:
+    """Print the server's active public signing key (PEM), from its /v1/signing-keys."""
+    active = _trusted_keys([], _keys_url(url))[0]  # the server lists the active key first
+    console.print(f"# keyid {active.keyid}", highlight=False)
+    print(active.pem, end="")
 
 
 @signing_app.command("rotate")
 def rotate_key() -> None:
-    """Make a new signing key in SFD_HOME/signing; the old public key stays trusted."""
+    """Make a new signing key in SFD_HOME/signing (run where the API runs); the old public key
+    stays trusted."""
     from domain.settings import Settings
-    from domain.signing import rotate_key_file
+    from domain.signing import ACTIVE_FILE, KEY_DIR, rotate_key_file
 
+    settings = Settings()
+    key_file = settings.home / KEY_DIR / ACTIVE_FILE
+    if settings.signing_key is None and not key_file.is_file():
+        raise fail(
+            f"no signing key at {key_file.resolve()}: run this where `sfd serve` runs, "
+            "or set SFD_HOME"
+        )
     try:
-        old, new = rotate_key_file(Settings())
+        old, new = rotate_key_file(settings)
     except ValueError as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     console.print(f"retired {old}; now signing with {new} (restart the API to use it)")
 
 

@@ -84,7 +84,12 @@ def progress_bar() -> Progress:
 
 def unlearn(
     model: Annotated[str, typer.Option(help="Bundled model name (digits) or a local path.")],
-    unsafe: Annotated[list[str], typer.Option(help="Class or concept to forget (repeatable).")],
+    unsafe: Annotated[
+        list[str],
+        typer.Option(
+            "--unsafe", "--forget", help="Class or concept to forget (repeatable; --forget too)."
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="Output folder.")],
     surrogate: Annotated[
         list[str] | None, typer.Option(help="Safe surrogate (one, or one per --unsafe).")

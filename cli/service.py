@@ -9,57 +9,33 @@ import secrets
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
-if TYPE_CHECKING:  # httpx, pydantic-settings and SQLAlchemy load in the commands that use them
+from cli import remote
+from cli.config import DEFAULT_URL, write_config
+from cli.remote import KeyOption, UrlOption, calls, console, fail
+
+if TYPE_CHECKING:  # httpx and pydantic-settings load in the commands that use them
     from api.client import SFDClient
-    from domain.db import Database
     from domain.settings import Settings
 
-console = Console()
-DEFAULT_URL = "http://127.0.0.1:8000"
 ADMIN_KEY_FILE = "admin.key"
-
-UrlOption = Annotated[str, typer.Option("--url", envvar="SFD_URL", help="The API's base URL.")]
-KeyOption = Annotated[
-    str | None,
-    typer.Option("--api-key", envvar="SFD_API_KEY", help="Default: SFD_HOME/admin.key."),
-]
-
 
 # `sfd submit --wait` and `sfd wait` exit with this when the job ended failed or cancelled.
 JOB_NOT_SUCCEEDED = 3
 TERMINAL = {"succeeded", "failed", "cancelled"}
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-@contextmanager
-def _calls(url: str, code: int = 1) -> Iterator[None]:
-    """API errors (exit ``code``) and an unreachable server (exit 1) end the command with one
-    line, not a traceback."""
-    import httpx
-
-    from api.client import APIError
-
-    try:
-        yield
-    except APIError as exc:
-        raise _fail(exc.detail, code) from None
-    except httpx.HTTPError as exc:
-        reason = str(exc) or type(exc).__name__
-        raise _fail(f"cannot reach the API at {url}: {reason}") from None
 
 
 def admin_key(settings: Settings) -> str:
@@ -75,25 +51,13 @@ def admin_key(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def _client(url: str, api_key: str | None) -> SFDClient:
-    from api.client import SFDClient
-    from domain.settings import Settings
-
-    if api_key is None:
-        path = Settings().home / ADMIN_KEY_FILE
-        if not path.is_file():
-            raise _fail("no API key: pass --api-key, set SFD_API_KEY, or run `sfd serve` first")
-        api_key = path.read_text().strip()
-    return SFDClient(url, api_key)
-
-
 def _pairs(values: list[str], what: str) -> dict[str, Any]:
     """``key=value`` options; values parsed as JSON where they can be (numbers, booleans)."""
     parsed: dict[str, Any] = {}
     for item in values:
         key, sep, raw = item.partition("=")
         if not sep or not key:
-            raise _fail(f"{what} must look like key=value, got {item!r}", 2)
+            raise fail(f"{what} must look like key=value, got {item!r}", 2)
         try:
             parsed[key] = json.loads(raw)
         except ValueError:
@@ -110,6 +74,9 @@ def follow(client: SFDClient, job_id: str) -> dict[str, Any]:
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn("elapsed"),
+        TimeElapsedColumn(),
+        TextColumn("remaining"),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console) as bar:
@@ -188,7 +155,7 @@ def download_all(client: SFDClient, job_id: str, out: Path) -> dict[str, Path]:
     failure what was written is removed again (``out`` too, if this made it)."""
     job = client.get_job(job_id)
     if job["status"] != "succeeded":
-        raise _fail(f"job {job_id} is {job['status']}: only a succeeded job has artifacts")
+        raise fail(f"job {job_id} is {job['status']}: only a succeeded job has artifacts")
     artifacts = client.artifacts(job_id)
     made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
@@ -200,7 +167,7 @@ def download_all(client: SFDClient, job_id: str, out: Path) -> dict[str, Path]:
             digest = client.download(job_id, artifact["name"], path)
             if digest != artifact["sha256"]:
                 name, expected = artifact["name"], artifact["sha256"]
-                raise _fail(f"{name}: sha256 {digest} does not match {expected}")
+                raise fail(f"{name}: sha256 {digest} does not match {expected}")
             size = artifact["size"]
             console.print(f"downloaded {path} ({size} bytes, sha256 {digest[:16]}... ok)")
         if "generator.tar" in files:
@@ -245,28 +212,78 @@ def serve(
     ] = 1,
 ) -> None:
     """Start the API with its job runner (embedded defaults: SQLite and a folder in SFD_HOME)."""
-    from api.server import WorkersRefused
+    from api.server import PortInUse, WorkersRefused, check_port
     from api.server import serve as run_server
     from domain.settings import Settings
 
+    try:
+        check_port(host, port)
+    except PortInUse as exc:
+        raise fail(str(exc)) from None
     settings = Settings()
     key = admin_key(settings)
+    source = "SFD_ADMIN_API_KEY"
     if settings.admin_api_key is None:
-        console.print(f"admin API key: {settings.home / ADMIN_KEY_FILE}")
+        key_file = (settings.home / ADMIN_KEY_FILE).resolve()
+        source = str(key_file)
+        console.print(f"admin API key: {key_file}", highlight=False, soft_wrap=True)
+        console.print(
+            f"sign the CLI in with: sfd login --url http://{host}:{port} --api-key-file {key_file}",
+            highlight=False,
+            soft_wrap=True,
+        )
     try:
-        run_server(Settings(admin_api_key=key), host, port, workers=workers)
+        run_server(
+            Settings(admin_api_key=key), host, port, workers=workers, admin_key_source=source
+        )
     except WorkersRefused as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
+
+
+def login(
+    url: Annotated[
+        str, typer.Option("--url", envvar="SFD_URL", help="The API's base URL.")
+    ] = DEFAULT_URL,
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", envvar="SFD_API_KEY", help="The API key.")
+    ] = None,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Read the API key from this file."),
+    ] = None,
+) -> None:
+    """Check a key against the server and save both for later commands (in $SFD_CONFIG, else
+    ~/.config/sfd/config.toml, mode 0600); asks for the key if none is given."""
+    from api.client import APIError
+
+    if api_key_file is not None:
+        api_key = api_key_file.read_text().strip()
+    if not api_key:
+        api_key = typer.prompt("API key", hide_input=True).strip()
+    url = url.rstrip("/")
+    with remote.client(url, api_key) as api, calls(api):
+        try:
+            api.list_jobs(limit=1)
+        except APIError as exc:  # 403: a valid key without jobs:read
+            if exc.status != 403:
+                raise
+    path = write_config(url, api_key)
+    console.print(
+        f"signed in to {url} (key {api_key[:10]}...); saved in {path}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def submit(
-    url: UrlOption = DEFAULT_URL,
+    url: UrlOption = None,
     api_key: KeyOption = None,
     model: Annotated[
         str, typer.Option(help="Model id, bundled name or the name of one of your models.")
     ] = "digits",
     forget: Annotated[
-        list[str], typer.Option("--forget", help="Unsafe class/concept (repeat).")
+        list[str],
+        typer.Option("--unsafe", "--forget", help="Unsafe class/concept (repeat; --forget too)."),
     ] = ...,  # type: ignore[assignment]
     surrogate: Annotated[list[str] | None, typer.Option(help="Safe surrogate (repeat).")] = None,
     surrogate_mode: Annotated[str, typer.Option(help="fixed or random.")] = "fixed",
@@ -293,9 +310,9 @@ def submit(
     wait: Annotated[bool, typer.Option(help="Follow the job until it ends.")] = False,
 ) -> None:
     """Submit a forget-request; prints the job id."""
-    with _client(url, api_key) as client:
-        with _calls(url, code=2):
-            job = client.submit_job(
+    with remote.client(url, api_key) as api:
+        with calls(api, code=2):
+            job = api.submit_job(
                 model=model,
                 unsafe_concept=forget,
                 safe_surrogate=surrogate or None,
@@ -311,8 +328,8 @@ def submit(
             )
         console.print(job["id"])
         if wait:
-            with _calls(url):
-                job = follow(client, job["id"])
+            with calls(api):
+                job = follow(api, job["id"])
             _print_outcome(job)
             if job["status"] != "succeeded":
                 raise typer.Exit(JOB_NOT_SUCCEEDED)
@@ -325,40 +342,40 @@ def _print_outcome(job: dict[str, Any]) -> None:
         _print_report(job["metrics"])
 
 
-def status(job_id: str, url: UrlOption = DEFAULT_URL, api_key: KeyOption = None) -> None:
+def status(job_id: str, url: UrlOption = None, api_key: KeyOption = None) -> None:
     """Show a job's state and progress (and its metrics once it has succeeded)."""
-    with _client(url, api_key) as client, _calls(url):
-        job = client.get_job(job_id)
+    with remote.client(url, api_key) as api, calls(api):
+        job = api.get_job(job_id)
     _print_outcome(job)
 
 
-def wait(job_id: str, url: UrlOption = DEFAULT_URL, api_key: KeyOption = None) -> None:
+def wait(job_id: str, url: UrlOption = None, api_key: KeyOption = None) -> None:
     """Follow a job with a progress bar until it ends and print its metrics; exit 3 if it
     ended failed or cancelled (as `sfd submit --wait` does)."""
-    with _client(url, api_key) as client, _calls(url):
-        job = follow(client, job_id)
+    with remote.client(url, api_key) as api, calls(api):
+        job = follow(api, job_id)
     _print_outcome(job)
     if job["status"] != "succeeded":
         raise typer.Exit(JOB_NOT_SUCCEEDED)
 
 
-def cancel(job_id: str, url: UrlOption = DEFAULT_URL, api_key: KeyOption = None) -> None:
+def cancel(job_id: str, url: UrlOption = None, api_key: KeyOption = None) -> None:
     """Cancel a job: a queued one ends at once, a running one stops between steps."""
-    with _client(url, api_key) as client, _calls(url):
-        job = client.cancel_job(job_id)
+    with remote.client(url, api_key) as api, calls(api):
+        job = api.cancel_job(job_id)
     console.print(f"{job['id']}: {job['status']}")
 
 
 def download(
     job_id: str,
     out: Annotated[Path, typer.Option(help="Folder for the artifacts.")] = Path("out"),
-    url: UrlOption = DEFAULT_URL,
+    url: UrlOption = None,
     api_key: KeyOption = None,
 ) -> None:
     """Download a succeeded job's artifacts, checking each sha256, and unpack the generator
     into OUT/generator (what OneStepGenerator.from_pretrained loads)."""
-    with _client(url, api_key) as client, _calls(url):
-        download_all(client, job_id, out)
+    with remote.client(url, api_key) as api, calls(api):
+        download_all(api, job_id, out)
 
 
 def demo(
@@ -402,7 +419,7 @@ def demo(
         job = follow(client, job["id"])
         if job["status"] != "succeeded":
             _print_job(job)
-            raise _fail(f"the job ended {job['status']}")
+            raise fail(f"the job ended {job['status']}")
         files = download_all(client, job["id"], out)
         verification = client.verify_audit()
     generator_dir = out / "generator"
@@ -438,40 +455,53 @@ db_app = typer.Typer(help="The database.", no_args_is_help=True)
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Recompute the whole audit chain and check it against the newest signed checkpoint in
-    storage; exit 1 and name the first broken row if it does not hold."""
-    from domain.audit.anchoring import open_anchoring
-    from domain.settings import Settings
+def audit_verify(url: UrlOption = None, api_key: KeyOption = None) -> None:
+    """Have the server check the audit chain against its newest signed checkpoint (every row
+    for a platform admin key, else the key's tenant's view); exit 1 if it does not hold."""
+    from api.client import APIError
 
-    settings = Settings()
-    db = _database()
-    try:
-        anchoring = open_anchoring(settings, db)
-        with db.sessions() as session:
-            result = anchoring.verifier.verify(session, full=True)
-    finally:
-        db.dispose()
-    if not result.valid:
-        raise _fail(f"audit chain broken at row {result.first_broken_seq}: {result.reason}")
+    with remote.client(url, api_key) as api, calls(api):
+        try:
+            result = api.verify_audit(full=True)
+        except APIError as exc:
+            if exc.code != "insufficient_scope":
+                raise
+            result = api.verify_audit()
+    chain = result.get("chain")
+    if not result["valid"]:
+        where = chain["first_broken_seq"] if chain else result["first_broken_id"]
+        raise fail(f"audit chain broken at row {where}: {result['reason']}")
+    if chain is None:
+        console.print(
+            f"audit log verified: {result['events']} events of this key's tenant, anchored "
+            f"through event {result['anchored_through_event_id']}"
+        )
+        return
+    checkpoint = chain["checkpoint"]
     anchored = (
-        f"signed checkpoint at row {result.checkpoint.seq} ({result.checkpoint.created_at})"
-        if result.checkpoint
+        f"signed checkpoint at row {checkpoint['seq']} ({checkpoint['created_at']})"
+        if checkpoint
         else "no signed checkpoint yet"
     )
     console.print(
-        f"audit chain verified: {result.checked} events, head {result.head_hash[:16]}..., "
+        f"audit chain verified: {chain['checked']} events, head {chain['head_hash'][:16]}..., "
         f"{anchored}"
     )
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply the migrations to SFD_DATABASE_URL (default: SQLite in SFD_HOME)."""
+    """Apply the migrations to SFD_DATABASE_URL (default: SQLite in SFD_HOME, which must
+    exist: `sfd serve` makes it)."""
     from domain.migrate import upgrade
     from domain.settings import Settings
 
     settings = Settings()
+    if settings.database_url is None and not settings.home.is_dir():
+        raise fail(
+            f"no sfd data folder at {settings.home.resolve()}: run this where `sfd serve` "
+            "runs, or set SFD_HOME or SFD_DATABASE_URL"
+        )
     url = settings.resolved_database_url
     upgrade(url)
     console.print(f"database at head: {url.split('@')[-1]}")
@@ -482,22 +512,11 @@ def db_upgrade() -> None:
             if grant_app_role(url, settings.database_app_role):
                 console.print(f"granted the app role {settings.database_app_role!r}")
         except RoleProblem as exc:
-            raise _fail(str(exc), 2) from None
-
-
-def _database() -> Database:
-    from domain.db import Database
-    from domain.migrate import upgrade
-    from domain.settings import Settings
-
-    settings = Settings()
-    if settings.auto_migrate:
-        upgrade(settings.resolved_database_url)
-    return Database(settings.resolved_database_url)
+            raise fail(str(exc), 2) from None
 
 
 def register(app: typer.Typer) -> None:
-    for command in (serve, submit, status, wait, cancel, download, demo):
+    for command in (serve, login, submit, status, wait, cancel, download, demo):
         app.command()(command)
     app.add_typer(audit_app, name="audit")
     app.add_typer(db_app, name="db")

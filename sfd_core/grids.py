@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 BACKGROUND = (255, 255, 255)
 INK = (40, 40, 40)
 FORGOTTEN = (190, 30, 45)
+LABEL_PX = 16  # label and title height: readable where the grid is shown at its own size
+
+
+def _font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=LABEL_PX)
 
 
 def to_uint8(images: Tensor) -> np.ndarray:
@@ -46,7 +51,10 @@ def before_after_grid(
 ) -> Image.Image:
     """Rows of ``before | after`` samples, one per class; forgotten rows are marked in red."""
     rows = [(image_row(b, scale), image_row(a, scale)) for b, a in zip(before, after, strict=True)]
-    label_w, gap, header_h, pad = 90, 24, 22, 6
+    font = _font()
+    labels = [f"{n}  (forgotten)" if n in forgotten else n for n in row_names]
+    gap, header_h, pad = 24, LABEL_PX + 12, 6
+    label_w = max(int(font.getlength(label)) for label in labels) + 2 * pad
     left_w = max(r[0].width for r in rows)
     right_w = max(r[1].width for r in rows)
     row_h = max(r[0].height for r in rows)
@@ -54,13 +62,12 @@ def before_after_grid(
     height = header_h + len(rows) * (row_h + pad) + pad
     canvas = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
-    draw.text((label_w, 4), titles[0], fill=INK)
-    draw.text((label_w + left_w + gap, 4), titles[1], fill=INK)
-    for i, ((left, right), name) in enumerate(zip(rows, row_names, strict=True)):
+    draw.text((label_w, 4), titles[0], fill=INK, font=font)
+    draw.text((label_w + left_w + gap, 4), titles[1], fill=INK, font=font)
+    for i, ((left, right), name, label) in enumerate(zip(rows, row_names, labels, strict=True)):
         y = header_h + i * (row_h + pad)
-        is_forgotten = name in forgotten
-        label = f"{name}  (forgotten)" if is_forgotten else name
-        draw.text((pad, y + row_h // 2 - 6), label, fill=FORGOTTEN if is_forgotten else INK)
+        colour = FORGOTTEN if name in forgotten else INK
+        draw.text((pad, y + (row_h - LABEL_PX) // 2), label, fill=colour, font=font)
         canvas.paste(left, (label_w, y))
         canvas.paste(right, (label_w + left_w + gap, y))
     return canvas
@@ -71,13 +78,14 @@ def image_rows(
 ) -> Image.Image:
     """A labelled grid: one row of upscaled samples per name."""
     pictures = [image_row(r, scale) for r in rows]
-    label_w, pad = label_width, 6
+    font, pad = _font(), 6
+    label_w = max(label_width, *(int(font.getlength(n)) + 2 * pad for n in row_names))
     row_h = max(p.height for p in pictures)
     width = label_w + max(p.width for p in pictures) + pad
     canvas = Image.new("RGB", (width, pad + len(pictures) * (row_h + pad)), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
     for i, (picture, name) in enumerate(zip(pictures, row_names, strict=True)):
         y = pad + i * (row_h + pad)
-        draw.text((pad, y + row_h // 2 - 6), name, fill=INK)
+        draw.text((pad, y + (row_h - LABEL_PX) // 2), name, fill=INK, font=font)
         canvas.paste(picture, (label_w, y))
     return canvas

@@ -8,8 +8,9 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
-from api.dashboard.auth import CsrfRejected, LoginRequired
+from api.dashboard.auth import CsrfRejected, LoginRequired, Viewer, current_viewer
 from api.dashboard.render import PageNotFound, page
 from api.dashboard.routes import audit, certificates, job, jobs, models, session, webhooks
 
@@ -23,13 +24,23 @@ async def _login_required(request: Request, exc: Exception) -> Response:
     return RedirectResponse(f"/dashboard/login?next={quote(target)}", status_code=303)
 
 
+def _viewer(request: Request) -> Viewer | None:
+    """The signed-in viewer, so an error page keeps the navigation; None if signed out."""
+    try:
+        return current_viewer(request, request.app.state.db)
+    except LoginRequired:
+        return None
+
+
 async def _not_found(request: Request, exc: Exception) -> Response:
-    return page(request, "error.html", 404, title="Not found", message=str(exc))
+    viewer = await run_in_threadpool(_viewer, request)
+    return page(request, "error.html", 404, title="Not found", message=str(exc), viewer=viewer)
 
 
 async def _csrf_rejected(request: Request, exc: Exception) -> Response:
     message = "This form was not sent from the dashboard, or it expired. Reload and try again."
-    return page(request, "error.html", 403, title="Request refused", message=message)
+    viewer = await run_in_threadpool(_viewer, request)
+    return page(request, "error.html", 403, title="Request refused", message=message, viewer=viewer)
 
 
 def mount(app: FastAPI) -> None:

@@ -13,6 +13,8 @@ from domain.jobs.models import JobEvent
 
 PAGE = 1000
 MAX_EVENTS = 20_000
+# Counts the trainer reports beside its losses: shown as numbers, never drawn as a loss curve.
+COUNTERS = frozenset({"nan_dropped"})
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,26 @@ def _numbers(data: dict) -> dict[str, float]:
 
 
 def loss_series(events: list[JobEvent]) -> list[Series]:
-    """Each training loss against the step."""
+    """Each training loss against the step (counters left out: :func:`counters`)."""
     curves: dict[str, list[tuple[float, float]]] = {}
     for event in events:
         if event.type == "progress" and event.data.get("losses"):
             for name, value in _numbers(event.data["losses"]).items():
-                curves.setdefault(name, []).append((float(event.data["step"]), value))
+                if name not in COUNTERS:
+                    curves.setdefault(name, []).append((float(event.data["step"]), value))
     return [Series(name, points) for name, points in curves.items()]
+
+
+def counters(events: list[JobEvent]) -> dict[str, tuple[int, int]]:
+    """Each counter's sum over the reported steps, and how many steps reported it."""
+    found: dict[str, tuple[int, int]] = {}
+    for event in events:
+        if event.type == "progress" and event.data.get("losses"):
+            for name, value in _numbers(event.data["losses"]).items():
+                if name in COUNTERS:
+                    total, steps = found.get(name, (0, 0))
+                    found[name] = (total + int(value), steps + 1)
+    return found
 
 
 def metric_series(events: list[JobEvent]) -> list[Series]:

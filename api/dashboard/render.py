@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from domain.errors import NotFound
+from domain.jobs.report import NOT_SHARES
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 SECURITY_HEADERS = {
@@ -90,6 +91,11 @@ def _num(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _metric(value: float | None, key: str) -> str:
+    """A headline metric as the job page and the certificate both show it."""
+    return _num(value, 3) if key in NOT_SHARES else _pct(value)
+
+
 def _size(value: int | None) -> str:
     if value is None:
         return "—"
@@ -119,6 +125,7 @@ TEMPLATES.env.filters.update(
     iso=_iso,
     pct=_pct,
     num=_num,
+    metric=_metric,
     size=_size,
     duration=_duration,
 )

@@ -6,14 +6,16 @@ import base64
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
-from fastapi.responses import RedirectResponse, StreamingResponse
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
+from api import ranges
 from api.deps import DatabaseDep, JobsReader, JobsWriter, SettingsDep, StorageDep
 from api.problems import V1_ERRORS, responses
 from api.schemas.artifacts import ArtifactOut, PresignedDownload
 from api.schemas.common import ListOf
 from domain.artifacts import service as artifacts
+from domain.artifacts.models import Artifact
 from domain.errors import Unavailable
 from domain.retention import service as retention
 from domain.storage import ObjectNotFound
@@ -46,15 +48,19 @@ def delete_artifacts(
     return Response(status_code=204)
 
 
-@router.get(
+@router.api_route(
     "/{name}",
+    methods=["GET", "HEAD"],
     response_model=None,
     responses={
         200: {"content": {"application/octet-stream": {}}, "description": "The file, streamed."},
+        206: {"description": "The byte range asked for with `Range: bytes=...`."},
         307: {"description": "S3 store: redirect to a short-lived presigned URL."},
+        **responses(416),
     },
 )
 def download_artifact(
+    request: Request,
     job_id: str,
     name: ArtifactName,
     actor: JobsReader,
@@ -62,22 +68,36 @@ def download_artifact(
     storage: StorageDep,
     settings: SettingsDep,
     redirect: Annotated[bool, Query(description="S3 only: false answers the URL as JSON.")] = True,
-) -> StreamingResponse | RedirectResponse | PresignedDownload:
-    """Stream the file, or (S3) hand out a presigned URL. Every grant is audited."""
+) -> Response | PresignedDownload:
+    """Stream the file (a ``Range: bytes=...`` answers 206 with that part), or (S3) hand out
+    a presigned URL, which honours ``Range`` itself. ``HEAD`` answers the headers only. Every
+    grant of bytes is audited."""
     assert actor.tenant is not None
     with db.session() as session:
         artifact = artifacts.get(session, actor.tenant, job_id, name)
+        part = ranges.parse(request.headers.get("range"), artifact.size)
+        headers = _headers(artifact)
+        if request.method == "HEAD":
+            return Response(status_code=200, headers=headers, media_type=artifact.content_type)
         ttl = settings.presign_ttl_seconds
         url = storage.presigned_get_url(artifact.storage_key, ttl, artifact.name)
         if url is None:
             try:
-                chunks = storage.get_stream(artifact.storage_key)
+                chunks = storage.get_stream(
+                    artifact.storage_key,
+                    offset=part.start if part else 0,
+                    length=part.length if part else None,
+                )
             except ObjectNotFound:
                 raise Unavailable(
                     f"artifact {name} is missing from storage", code="artifact_missing"
                 ) from None
         artifacts.record_download(
-            session, actor, artifact, via="stream" if url is None else "presigned"
+            session,
+            actor,
+            artifact,
+            via="stream" if url is None else "presigned",
+            byte_range=part.content_range(artifact.size) if part else None,
         )
     if url is not None:
         if redirect:
@@ -85,14 +105,24 @@ def download_artifact(
         return PresignedDownload(
             name=artifact.name, sha256=artifact.sha256, url=url, expires_at=int(time.time()) + ttl
         )
-    digest = base64.b64encode(bytes.fromhex(artifact.sha256)).decode()
+    if part is None:
+        return StreamingResponse(chunks, media_type=artifact.content_type, headers=headers)
+    headers |= {
+        "Content-Length": str(part.length),
+        "Content-Range": part.content_range(artifact.size),
+    }
     return StreamingResponse(
-        chunks,
-        media_type=artifact.content_type,
-        headers={
-            "Content-Length": str(artifact.size),
-            "Content-Disposition": f'attachment; filename="{artifact.name}"',
-            "ETag": f'"{artifact.sha256}"',
-            "Repr-Digest": f"sha-256=:{digest}:",
-        },
+        chunks, status_code=206, media_type=artifact.content_type, headers=headers
     )
+
+
+def _headers(artifact: Artifact) -> dict[str, str]:
+    """What a download (or ``HEAD``) of the whole file says about it."""
+    digest = base64.b64encode(bytes.fromhex(artifact.sha256)).decode()
+    return {
+        "Content-Length": str(artifact.size),
+        "Content-Disposition": f'attachment; filename="{artifact.name}"',
+        "ETag": f'"{artifact.sha256}"',
+        "Repr-Digest": f"sha-256=:{digest}:",
+        "Accept-Ranges": "bytes",
+    }

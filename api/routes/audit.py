@@ -4,22 +4,33 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from api.deps import AnchoringDep, AuditReader, DatabaseDep, Forbidden
 from api.problems import V1_ERRORS, responses
+from api.refusals import flush as flush_refusals
 from api.schemas.audit import AuditEventOut, VerificationOut
 from api.schemas.common import ListOf
+from domain.actor import Actor
 from domain.audit import service as audit
 from domain.audit.verification import tenant_view
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=responses(*V1_ERRORS))
+
+
+def _reader(actor: AuditReader, request: Request) -> Actor:
+    """The audit reader, once the refusal counts so far are in the log it reads."""
+    flush_refusals(request)
+    return actor
+
+
+Reader = Annotated[Actor, Depends(_reader)]
 MAX_SEQ = 2**63 - 1
 
 
 @router.get("/events", response_model=ListOf[AuditEventOut])
 def list_audit_events(
-    actor: AuditReader,
+    actor: Reader,
     db: DatabaseDep,
     action: Annotated[str | None, Query(max_length=64)] = None,
     object_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -39,7 +50,7 @@ def list_audit_events(
 
 @router.get("/verify", response_model=VerificationOut)
 def verify_audit_chain(
-    actor: AuditReader,
+    actor: Reader,
     db: DatabaseDep,
     anchoring: AnchoringDep,
     full: Annotated[

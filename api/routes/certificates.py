@@ -28,4 +28,7 @@ def get_certificate(
     verifies."""
     assert actor.tenant is not None
     with db.sessions() as session:
-        return issue.issue(session, anchoring, actor.tenant, job_id)
+        envelope = issue.issue(session, anchoring, actor.tenant, job_id)
+    with db.session() as session:
+        issue.record_view(session, actor, job_id, "api")
+    return envelope

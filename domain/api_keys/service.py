@@ -197,17 +197,20 @@ def authenticate(session: Session, secret: str) -> ApiKey | None:
     return key if key is not None and key.is_live(utcnow()) else None
 
 
-def ensure_bootstrap_admin(session: Session, secret: str, tenant: str) -> None:
-    """Make ``secret`` (from ``SFD_ADMIN_API_KEY``) the platform admin key, filed under
-    ``tenant``."""
+def ensure_bootstrap_admin(
+    session: Session, secret: str, tenant: str, source: str = "SFD_ADMIN_API_KEY"
+) -> None:
+    """Make ``secret`` the platform admin key, filed under ``tenant`` and named after where it
+    came from (``source``: ``SFD_ADMIN_API_KEY`` or the key file ``sfd serve`` made)."""
     digest = hash_secret(secret)
+    name = f"bootstrap admin ({source})"[:200]
     key = session.get(ApiKey, BOOTSTRAP_KEY_ID)
     if key is None:
         session.add(
             ApiKey(
                 id=BOOTSTRAP_KEY_ID,
                 tenant=check_tenant(tenant),
-                name="bootstrap admin (SFD_ADMIN_API_KEY)",
+                name=name,
                 scopes=[PLATFORM_ADMIN],
                 secret_sha256=digest,
                 prefix=secret[:10],
@@ -216,3 +219,5 @@ def ensure_bootstrap_admin(session: Session, secret: str, tenant: str) -> None:
     elif key.secret_sha256 != digest or key.tenant != tenant or key.scopes != [PLATFORM_ADMIN]:
         key.secret_sha256, key.tenant, key.prefix = digest, check_tenant(tenant), secret[:10]
         key.scopes = [PLATFORM_ADMIN]
+    if key is not None and key.name != name:
+        key.name = name

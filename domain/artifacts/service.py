@@ -60,12 +60,11 @@ def get(session: Session, tenant: str, job_id: str, name: str) -> Artifact:
     return artifact
 
 
-def record_download(session: Session, actor: Actor, artifact: Artifact, via: str) -> None:
-    audit.record(
-        session,
-        actor,
-        "artifact.downloaded",
-        "artifact",
-        artifact.id,
-        {"job_id": artifact.job_id, "name": artifact.name, "sha256": artifact.sha256, "via": via},
-    )
+def record_download(
+    session: Session, actor: Actor, artifact: Artifact, via: str, byte_range: str | None = None
+) -> None:
+    """``artifact.downloaded`` (``byte_range``: the ``Content-Range`` of a partial one)."""
+    data = {"job_id": artifact.job_id, "name": artifact.name, "sha256": artifact.sha256, "via": via}
+    if byte_range is not None:
+        data["range"] = byte_range
+    audit.record(session, actor, "artifact.downloaded", "artifact", artifact.id, data)

@@ -7,9 +7,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from domain.actor import Actor
 from domain.api_keys import lookup as api_keys
 from domain.artifacts import service as artifacts
 from domain.audit import search as audit
+from domain.audit import service as audit_log
 from domain.audit.anchoring import Anchoring
 from domain.base_models import service as base_models
 from domain.certificates import attestation
@@ -55,6 +57,7 @@ def build(session: Session, tenant: str, job_id: str) -> dict[str, Any]:
             "api_key_id": job.created_by_key_id,
             "api_key_name": requester.get(job.created_by_key_id or ""),
         },
+        "metadata": dict(job.job_metadata or {}),
         "input_model": {
             "id": model.id,
             "name": model.name,
@@ -117,3 +120,8 @@ def issue(session: Session, anchoring: Anchoring, tenant: str, job_id: str) -> d
     }
     predicate["issued_at"] = _iso(utcnow())
     return attestation.sign(predicate, anchoring.keyring)
+
+
+def record_view(session: Session, actor: Actor, job_id: str, via: str) -> None:
+    """``certificate.viewed``: who fetched the job's certificate, and how (api, dashboard)."""
+    audit_log.record(session, actor, "certificate.viewed", "job", job_id, {"via": via})

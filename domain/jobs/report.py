@@ -14,6 +14,9 @@ HEADLINE_METRICS = (
     ("diversity", "Diversity (vs real data)", "closer to 1"),
 )
 
+# Headline metrics that are not shares of samples (the others read as percentages).
+NOT_SHARES = frozenset({"retained_fd", "diversity"})
+
 
 @dataclass(frozen=True)
 class MetricRow:
@@ -22,6 +25,10 @@ class MetricRow:
     goal: str
     teacher: float | None
     unlearned: float | None
+
+    @property
+    def is_share(self) -> bool:
+        return self.key not in NOT_SHARES
 
     @property
     def change(self) -> float | None:

@@ -37,8 +37,11 @@ class Storage(Protocol):
 
     def put_file(self, key: str, path: Path, content_type: str) -> None: ...
 
-    def get_stream(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
-        """The object's bytes in chunks; raises :class:`ObjectNotFound` before the first."""
+    def get_stream(
+        self, key: str, chunk_size: int = CHUNK, offset: int = 0, length: int | None = None
+    ) -> Iterator[bytes]:
+        """The object's bytes in chunks (``length`` of them from ``offset``; None: to the
+        end); raises :class:`ObjectNotFound` before the first."""
 
     def download_file(self, key: str, path: Path) -> None: ...
 

@@ -43,12 +43,15 @@ class LocalStorage:
         with path.open("rb") as stream:
             self.put(key, stream, path.stat().st_size, content_type)
 
-    def get_stream(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
+    def get_stream(
+        self, key: str, chunk_size: int = CHUNK, offset: int = 0, length: int | None = None
+    ) -> Iterator[bytes]:
         try:
             handle = self._path(key).open("rb")
         except FileNotFoundError:
             raise ObjectNotFound(key) from None
-        return _chunks(handle, chunk_size)
+        handle.seek(offset)
+        return _chunks(handle, chunk_size, length)
 
     def download_file(self, key: str, path: Path) -> None:
         try:
@@ -95,7 +98,14 @@ class LocalStorage:
         return None
 
 
-def _chunks(handle: BinaryIO, chunk_size: int) -> Iterator[bytes]:
+def _chunks(handle: BinaryIO, chunk_size: int, length: int | None = None) -> Iterator[bytes]:
+    """The handle's bytes from where it stands, ``length`` of them (None: to the end)."""
+    left = length
     with handle:
-        while chunk := handle.read(chunk_size):
+        while left is None or left > 0:
+            chunk = handle.read(chunk_size if left is None else min(chunk_size, left))
+            if not chunk:
+                return
+            if left is not None:
+                left -= len(chunk)
             yield chunk

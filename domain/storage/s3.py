@@ -79,9 +79,13 @@ class S3Storage:
     def put_file(self, key: str, path: Path, content_type: str) -> None:
         self.client.fput_object(self.bucket, self._name(key), str(path), content_type=content_type)
 
-    def get_stream(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
+    def get_stream(
+        self, key: str, chunk_size: int = CHUNK, offset: int = 0, length: int | None = None
+    ) -> Iterator[bytes]:
         try:
-            response = self.client.get_object(self.bucket, self._name(key))
+            response = self.client.get_object(
+                self.bucket, self._name(key), offset=offset, length=length or 0
+            )
         except S3Error as exc:
             if exc.code in MISSING:
                 raise ObjectNotFound(key) from None

@@ -102,3 +102,64 @@ def test_compliance_officer_walkthrough(
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     context.close()
+
+
+FITS = "() => document.documentElement.scrollWidth <= window.innerWidth"
+
+
+@pytest.mark.parametrize("width", [1360, 390])
+def test_layout_at_desktop_and_phone_widths(
+    dashboard: Dashboard, browser: object, screenshots: Path, width: int
+) -> None:
+    """Every page fits the window; the before/after grid is shown at its own pixel size (its
+    16 px labels readable); audit hashes stay on one line; a missing page keeps the nav."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    expect = playwright_api.expect
+    page.goto(f"{dashboard.url}/dashboard/login")
+    page.get_by_label("API key").fill(dashboard.officer_key)
+    page.get_by_role("button", name="Sign in").click()
+    topbar = page.locator("header.topbar nav")
+    expect(topbar).to_be_visible()
+
+    pages = {
+        "job": f"/dashboard/jobs/{dashboard.succeeded}",
+        "failed": f"/dashboard/jobs/{dashboard.failed}",
+        "jobs": "/dashboard/jobs",
+        "audit": "/dashboard/audit",
+        "models": "/dashboard/models",
+        "certificate": f"/dashboard/jobs/{dashboard.succeeded}/certificate",
+        "missing": "/dashboard/jobs/job_missing",
+    }
+    for name, path in pages.items():
+        page.goto(dashboard.url + path)
+        page.wait_for_load_state("load")
+        page.screenshot(path=str(screenshots / f"layout-{width}-{name}.png"), full_page=True)
+        sizes = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        assert page.evaluate(FITS), f"{name} at {width} px is {sizes[0]} px wide"
+
+    page.goto(dashboard.url + pages["job"])
+    grid = page.locator("#samples-grid")
+    expect(grid).to_be_visible()
+    shown, natural = grid.evaluate(
+        "img => [img.getBoundingClientRect().width - 2, img.naturalWidth]"
+    )  # the 1 px border on each side
+    assert natural > 0 and abs(shown - natural) < 1, (shown, natural)
+    legend = page.locator("#job-charts svg.chart text.legend").all_text_contents()
+    assert legend and "nan_dropped" not in legend, legend
+
+    page.goto(dashboard.url + pages["certificate"])
+    metrics = page.locator("#certificate-metrics").inner_text()
+    assert "%" in metrics, metrics  # shares as percentages, as on the job page
+
+    page.goto(dashboard.url + pages["audit"])
+    for cell in page.locator("td.hash-cell code").all()[:10]:
+        height, line = cell.evaluate(
+            "c => [c.getBoundingClientRect().height, parseFloat(getComputedStyle(c).lineHeight)]"
+        )
+        assert height < 1.5 * line, (height, line)  # one line, not broken into fragments
+
+    page.goto(dashboard.url + pages["missing"])
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    expect(topbar.get_by_role("link", name="Audit log")).to_be_visible()
+    context.close()

@@ -5,10 +5,8 @@ is in the audit log of the tenant it touches."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import httpx
-import pytest
 from typer.testing import CliRunner
 
 from cli.main import app as cli
@@ -99,23 +97,29 @@ def _auth(key: dict) -> dict[str, str]:
     return {"Authorization": f"Bearer {key['secret']}"}
 
 
-def test_sfd_keys_list_revoke_rotate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SFD_DATABASE_URL", f"sqlite:///{tmp_path / 'keys.db'}")
-    monkeypatch.setenv("SFD_HOME", str(tmp_path))
+def test_sfd_keys_list_revoke_rotate(sqlite_service: Service) -> None:
+    """`sfd keys` goes through the API, as the admin whose key it uses."""
     runner = CliRunner()
-    created = runner.invoke(cli, ["keys", "create", "--tenant", "acme", "--scopes", "jobs:read"])
+    options = ["--url", sqlite_service.url, "--api-key", sqlite_service.admin_key]
+    created = runner.invoke(
+        cli, ["keys", "create", "--tenant", "acme", "--scopes", "jobs:read", *options]
+    )
     assert created.exit_code == 0, created.output
     key_id = created.output.split()[0]
-    listed = runner.invoke(cli, ["keys", "list", "--tenant", "acme"])
+    listed = runner.invoke(cli, ["keys", "list", "--tenant", "acme", *options])
     assert listed.exit_code == 0 and key_id in listed.output and "live" in listed.output
-    rotated = runner.invoke(cli, ["keys", "rotate", key_id])
+    rotated = runner.invoke(cli, ["keys", "rotate", key_id, *options])
     assert rotated.exit_code == 0, rotated.output
     new_id = rotated.output.split()[0]
     assert "sfd_" in rotated.output and new_id != key_id
-    revoked = runner.invoke(cli, ["keys", "revoke", new_id])
+    revoked = runner.invoke(cli, ["keys", "revoke", new_id, *options])
     assert revoked.exit_code == 0, revoked.output
-    listed = runner.invoke(cli, ["keys", "list", "--tenant", "acme"])
-    assert listed.output.count("revoked") == 2
-    assert runner.invoke(cli, ["keys", "revoke", "key_nope"]).exit_code == 1
-    log = runner.invoke(cli, ["audit", "verify"])
+    listed = runner.invoke(cli, ["keys", "list", "--tenant", "acme", *options])
+    for made in (key_id, new_id):
+        row = next(line for line in listed.output.splitlines() if made in line)
+        assert "revoked" in row, listed.output
+    assert runner.invoke(cli, ["keys", "revoke", "key_nope", *options]).exit_code == 1
+    refused = runner.invoke(cli, ["keys", "create", "--scopes", "root", *options])
+    assert refused.exit_code == 2 and "unknown scope" in refused.output
+    log = runner.invoke(cli, ["audit", "verify", *options])
     assert log.exit_code == 0, log.output

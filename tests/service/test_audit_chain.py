@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
-from typer.testing import CliRunner
 
 from domain.actor import Actor
 from domain.audit import service as audit
@@ -99,35 +98,3 @@ def test_verify_notices_a_relinked_or_missing_row(db: Database) -> None:
         result = audit.verify(session)
     assert not result.valid and result.first_broken_seq == 3
     assert "missing" in (result.reason or "")
-
-
-def test_cli_audit_verify_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import typer
-
-    from cli import keys as cli_keys
-    from cli import service as cli_service
-
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("SFD_DATABASE_URL", url)
-    monkeypatch.setenv("SFD_HOME", str(tmp_path))
-    app = typer.Typer()
-    cli_service.register(app)
-    cli_keys.register(app)
-    runner = CliRunner()
-    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
-    created = runner.invoke(
-        app, ["keys", "create", "--tenant", "acme", "--scopes", "jobs:read,audit:read"]
-    )
-    assert created.exit_code == 0, created.output
-    assert "sfd_" in created.output
-    assert (
-        runner.invoke(app, ["keys", "create", "--tenant", "acme", "--scopes", "root"]).exit_code
-        == 2
-    )
-    verified = runner.invoke(app, ["audit", "verify"])
-    assert verified.exit_code == 0 and "verified: 1 events" in verified.output
-    database = Database(url)
-    _behind_the_triggers_back(database, "UPDATE audit_events SET tenant = 'evil' WHERE seq = 1")
-    database.dispose()
-    broken = runner.invoke(app, ["audit", "verify"])
-    assert broken.exit_code == 1 and "broken at row 1" in broken.output

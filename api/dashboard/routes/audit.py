@@ -8,13 +8,14 @@ import json
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from api.dashboard.auth import Viewer, ViewerDep
 from api.dashboard.filters import day_end, day_start, query_string
 from api.dashboard.render import SECURITY_HEADERS, page
 from api.deps import AnchoringDep, DatabaseDep
+from api.refusals import flush as flush_refusals
 from api.schemas.audit import AuditEventOut
 from domain.api_keys import lookup
 from domain.audit import search
@@ -23,6 +24,15 @@ from domain.audit.verification import tenant_view
 from domain.db import Database, utcnow
 
 router = APIRouter(prefix="/dashboard/audit")
+
+
+def _viewer(viewer: ViewerDep, request: Request) -> Viewer:
+    """The signed-in viewer, once the refusal counts so far are in the log they read."""
+    flush_refusals(request)
+    return viewer
+
+
+ReaderDep = Annotated[Viewer, Depends(_viewer)]
 PAGE_SIZE = 50
 Text = Annotated[str, Query(max_length=64)]
 CSV_COLUMNS = (
@@ -55,7 +65,7 @@ def _filter(
 @router.get("", include_in_schema=False)
 def audit_page(
     request: Request,
-    viewer: ViewerDep,
+    viewer: ReaderDep,
     db: DatabaseDep,
     anchoring: AnchoringDep,
     actor: Text = "",
@@ -136,7 +146,7 @@ def _record_export(db: Database, viewer: Viewer, fmt: str, filters: dict[str, st
 @router.get("/export.{fmt}", include_in_schema=False)
 def export(
     fmt: Literal["csv", "json"],
-    viewer: ViewerDep,
+    viewer: ReaderDep,
     db: DatabaseDep,
     actor: Text = "",
     action: Text = "",

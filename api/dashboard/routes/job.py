@@ -67,6 +67,7 @@ def job_page(request: Request, job_id: str, viewer: ViewerDep, db: DatabaseDep) 
         requester=requester.get(job.created_by_key_id or "", job.created_by_key_id),
         timeline=history.timeline(events),
         charts=charts,
+        counters=history.counters(events),
         report=report,
         judgement=judgement(report),
         robustness=robustness(report),

@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
+from api import refusals
 from api.dashboard import auth
 from api.dashboard.render import SECURITY_HEADERS, page
 from api.deps import DatabaseDep
@@ -51,19 +53,28 @@ def login_form(request: Request, next: str | None = None) -> HTMLResponse:
 
 
 @router.post("/login", include_in_schema=False)
-def login(
+async def login(
     request: Request,
     db: DatabaseDep,
     api_key: Annotated[str, Form(max_length=512)] = "",
     csrf: Annotated[str, Form(max_length=128)] = "",
     next: Annotated[str, Form(max_length=2048)] = "",
 ) -> Response:
+    """Sign in; a refused key is counted in the audit log (:mod:`api.refusals`)."""
+    response = await run_in_threadpool(_login, request, db, api_key, csrf, next)
+    if response.status_code in (401, 403):
+        code = "invalid_api_key" if response.status_code == 401 else "insufficient_scope"
+        await refusals.note(request, response.status_code, code)
+    return response
+
+
+def _login(request: Request, db: DatabaseDep, api_key: str, csrf: str, next: str) -> Response:
     auth.check_csrf(request, request.cookies.get(auth.LOGIN_CSRF_COOKIE), csrf)
     with db.session() as session:
         key = api_keys.authenticate(session, api_key.strip()) if api_key.strip() else None
         actor = None
         if key is not None:
-            actor = Actor(
+            actor = request.state.actor = Actor(
                 tenant=key.tenant,
                 name=f"key:{key.id}",
                 key_id=key.id,
