@@ -27,6 +27,7 @@ from sfd_core.conditions import ForgetSpec
 from sfd_core.config import SFDConfig
 from sfd_core.denoisers import Denoiser
 from sfd_core.evaluation.report import evaluate_job
+from sfd_core.job import MODEL_PRESETS
 from sfd_core.loading import load_teacher
 from sfd_core.teachers import Teacher
 from sfd_core.text.evaluate import one_step_images, teacher_images
@@ -115,7 +116,8 @@ def run_setting(
     teacher = load_teacher(model)
     spec = ForgetSpec.create(*PAIRS[model])
     plan = teacher.plan(spec)
-    config = SFDConfig.from_overrides(SETTINGS[name], steps=steps)
+    preset = MODEL_PRESETS.get(model, {})  # what a job on this model starts from
+    config = SFDConfig.from_overrides(SETTINGS[name], **{**preset, "steps": steps})
     teacher.configure(config)
     scorer = Scorer(model, teacher, plan, spec, config)
     trainer = SFDTrainer(teacher.denoiser, plan, config, teacher.sample_shape, seed=seed)
@@ -180,7 +182,9 @@ def write_report(out: Path) -> None:
             f"## {model} (forget {' -> '.join(PAIRS[model])})",
             "",
             f"Teacher: retained FD {teacher['retained_fd']:.2f}, diversity "
-            f"{teacher['diversity']:.3f}, retained accuracy {teacher['retained_accuracy']:.3f}.",
+            f"{teacher['diversity']:.3f}, retained accuracy {teacher['retained_accuracy']:.3f}. "
+            "A job on this model starts from the defaults with "
+            f"`{json.dumps(MODEL_PRESETS[model])}` (`sfd_core/job.py`).",
             "",
             "| setting | differs from the defaults | steps | CPU s | forget | surrogate | "
             "retained acc | retained FD | FD ratio | diversity ratio |",
