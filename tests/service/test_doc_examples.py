@@ -40,6 +40,8 @@ NOT_RUN = {
     r"sfd signing-key rotate": "would change the signing key of the server under test",
     r"s3://": "needs an S3 store (tests/service/test_model_uris.py)",
     r"/srv/models": "needs SFD_MODEL_ROOTS (tests/service/test_first_hour.py)",
+    r"-X DELETE": "deletes what later examples use (tests/service/test_retention.py)",
+    r"/v1/webhooks": "needs a public receiver URL (tests/service/test_webhooks.py)",
 }
 
 
