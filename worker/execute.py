@@ -73,8 +73,8 @@ def execute_job(
                 job_id,
                 worker_id,
                 settings.lease_seconds,
-                max_gpus,
-                scheduling.running_limit(settings),
+                max_gpus=max_gpus,
+                running_limit=scheduling.running_limit(settings),
             )
         if job is None:
             return None

@@ -30,6 +30,7 @@ def claim(
     job_id: str,
     worker_id: str,
     lease_seconds: int,
+    *,
     max_gpus: int | None = None,
     running_limit: Callable[[str], int] = lambda tenant: 0,
 ) -> Job | None:

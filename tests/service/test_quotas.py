@@ -148,7 +148,8 @@ def test_weights_and_running_quota(queue_only: Service) -> None:
             limit = scheduling.running_limit(settings)
             with db.session() as session:
                 assert second["id"] not in scheduling.next_jobs(session, settings, 10)
-                assert lifecycle.claim(session, second["id"], "sim", 60, limit) is None
+                limited = lifecycle.claim(session, second["id"], "sim", 60, running_limit=limit)
+                assert limited is None
                 assert lifecycle.claim(session, second["id"], "sim", 60) is not None  # no quota
         finally:
             db.dispose()
