@@ -45,7 +45,7 @@ class RanksLost(RuntimeError):
     """The process group ended without a result (a rank was killed or crashed)."""
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -66,7 +66,7 @@ class _Control:
             f.write(json.dumps(record) + "\n")
 
     def should_stop(self) -> bool:
-        gone = self.watch_pid is not None and not _alive(self.watch_pid)
+        gone = self.watch_pid is not None and not pid_alive(self.watch_pid)
         return gone or (self.folder / STOP).exists()
 
 

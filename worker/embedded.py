@@ -21,6 +21,7 @@ from domain.db import Database
 from domain.jobs import lifecycle, scheduling
 from domain.jobs.models import Job
 from domain.settings import JOB_SETTINGS, Settings
+from sfd_core.launch import pid_alive
 from worker.threads import threads_per_job
 
 log = logging.getLogger(__name__)
@@ -31,16 +32,6 @@ def worker_id_for(pid: int) -> str:
     return f"{PREFIX}:{socket.gethostname()}:{pid}"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def local_worker_is_dead(worker_id: str) -> bool:
     """True for an embedded worker id of this host whose process no longer exists."""
     prefix, _, rest = worker_id.partition(":")
@@ -49,7 +40,7 @@ def local_worker_is_dead(worker_id: str) -> bool:
         prefix == PREFIX
         and host == socket.gethostname()
         and pid.isdigit()
-        and not _pid_alive(int(pid))
+        and not pid_alive(int(pid))
     )
 
 
