@@ -9,7 +9,8 @@ from typing import Any
 
 @dataclass
 class ProgressEvent:
-    """One progress report. ``phase`` is ``train``, ``evaluate`` or ``save``."""
+    """One progress report. ``phase`` is ``warmstart`` (the teacher drawing the warm start's
+    samples), ``train``, ``evaluate``, ``probe`` or ``save``."""
 
     phase: str
     step: int

@@ -27,7 +27,7 @@ from .distributed import World
 from .hardening import Hardener
 from .losses import FakeScoreLoss, GeneratorLoss, KarrasSigmas, LogNormalSigmas
 from .progress import ProgressCallback, ProgressEvent, StopCheck
-from .warmup import RegressionLoss, TeacherPairs, make_pairs
+from .warmup import BetweenChunks, RegressionLoss, TeacherPairs, make_pairs
 
 Evaluate = Callable[[Denoiser], dict]
 
@@ -172,18 +172,54 @@ class SFDTrainer:
     def pairs(self) -> TeacherPairs:
         """The teacher's (noise, sample) pairs for the warm start, drawn on first use."""
         if self._pairs is None:
-            cfg = self.config
-            # Never more pairs than the run can draw (a warm-up step draws 2 batches).
-            count = max(2, min(cfg.warmup_pairs, 2 * cfg.batch_size * cfg.steps))
-            self._pairs = make_pairs(
-                self.teacher,
-                self.plan,
-                count,
-                self.sample_shape,
-                seed=self.seed,
-                device=self.device,
-            )
+            self._pairs = self._make_pairs()
+        assert self._pairs is not None
         return self._pairs
+
+    def _make_pairs(self, between_chunks: BetweenChunks | None = None) -> TeacherPairs | None:
+        cfg = self.config
+        # Never more pairs than the run can draw (a warm-up step draws 2 batches).
+        count = max(2, min(cfg.warmup_pairs, 2 * cfg.batch_size * cfg.steps))
+        return make_pairs(
+            self.teacher,
+            self.plan,
+            count,
+            self.sample_shape,
+            seed=self.seed,
+            device=self.device,
+            between_chunks=between_chunks,
+        )
+
+    def _prepare_pairs(
+        self,
+        should_stop: StopCheck | None,
+        on_progress: ProgressCallback | None,
+        started: float,
+    ) -> bool:
+        """Draw the pairs before the step that first needs them, reporting progress and polling
+        ``should_stop`` between the teacher's batches (a cancel need not wait for them all);
+        False if stopped."""
+        cfg = self.config
+        needed = cfg.regression_weight > 0 or self.step < cfg.warmup_steps
+        if self._pairs is not None or not needed:
+            return True
+
+        def between_chunks(made: int, count: int) -> bool:
+            if self.world.is_main and on_progress is not None:
+                on_progress(
+                    ProgressEvent(
+                        phase="warmstart",
+                        step=self.step,
+                        total=cfg.steps,
+                        elapsed_seconds=time.monotonic() - started,
+                        message=f"the teacher has drawn {made} of {count} warm-start samples",
+                    )
+                )
+            stop = should_stop is not None and should_stop()
+            return distributed.any_rank(stop, self.world, self.device)
+
+        self._pairs = self._make_pairs(between_chunks)
+        return self._pairs is not None
 
     def reseed_pairs(self, seed: int) -> None:
         """Rebuild the warm start's pairs from ``seed`` when next needed (checkpoint resume)."""
@@ -370,6 +406,8 @@ class SFDTrainer:
         while self.step < total:
             stop = should_stop is not None and should_stop()
             if distributed.any_rank(stop, self.world, self.device):
+                return False
+            if not self._prepare_pairs(should_stop, on_progress, started):
                 return False
             losses = self.train_step()
             metrics = None

@@ -25,6 +25,7 @@ PAIR_BATCH = 256
 PAIR_SEED_OFFSET = 7919  # the pairs' own stream, so the run's RNG is untouched by them
 
 OneStep = Callable[[Denoiser, Tensor, Tensor], Tensor]
+BetweenChunks = Callable[[int, int], bool]  # (pairs made, pairs asked) -> abandon?
 
 
 @dataclass(frozen=True)
@@ -49,27 +50,37 @@ def make_pairs(
     *,
     seed: int,
     device: torch.device,
-) -> TeacherPairs:
+    between_chunks: BetweenChunks | None = None,
+) -> TeacherPairs | None:
     """``count`` pairs, half for retained and half for forgotten conditions, drawn from a
     stream of their own (the same ``seed`` gives the same pairs, so a resumed run rebuilds
-    them instead of storing them)."""
+    them instead of storing them).
+
+    The teacher samples ``PAIR_BATCH`` pairs at a time; ``between_chunks`` is called between
+    two batches (for progress and cancellation) and abandons the build, returning None, when
+    it returns True.
+    """
     rng = torch.Generator().manual_seed(seed + PAIR_SEED_OFFSET)
     n_forget = count // 2
     retain = plan.sample_retain(count - n_forget, rng)
     unsafe, surrogate = plan.sample_forget(n_forget, rng)
     cond, asked = torch.cat([retain, unsafe]), torch.cat([retain, surrogate])
     noise = torch.randn((count, *sample_shape), generator=rng)
-    targets = [
-        heun_sample(
-            teacher,
-            c.to(device),
-            sample_shape,
-            steps=PAIR_SAMPLER_STEPS,
-            noise=z.to(device),
-            clamp=False,
+    targets: list[Tensor] = []
+    for z, c in zip(noise.split(PAIR_BATCH), asked.split(PAIR_BATCH), strict=True):
+        made = sum(len(t) for t in targets)
+        if targets and between_chunks is not None and between_chunks(made, count):
+            return None
+        targets.append(
+            heun_sample(
+                teacher,
+                c.to(device),
+                sample_shape,
+                steps=PAIR_SAMPLER_STEPS,
+                noise=z.to(device),
+                clamp=False,
+            )
         )
-        for z, c in zip(noise.split(PAIR_BATCH), asked.split(PAIR_BATCH), strict=True)
-    ]
     return TeacherPairs(noise.to(device), cond.to(device), torch.cat(targets))
 
 

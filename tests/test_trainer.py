@@ -7,6 +7,7 @@ from sfd_core.conditions import ForgetSpec, ForgetSpecError, plan_for_classes
 from sfd_core.config import ConfigError, SFDConfig
 from sfd_core.losses import GeneratorLoss
 from sfd_core.trainer import SFDTrainer
+from sfd_core.warmup import PAIR_BATCH
 from tests.tiny_models import tiny_edm_denoiser
 
 CLASSES = ["0", "1", "2", "3"]
@@ -227,3 +228,15 @@ def test_warm_start_settings_are_checked():
         SFDConfig(steps=10, warmup_steps=11)
     with pytest.raises(ConfigError, match="warmup_pairs"):
         SFDConfig(warmup_pairs=1)
+
+
+def test_a_cancel_while_the_teacher_draws_the_warm_start_stops_between_its_batches():
+    trainer = make_trainer(steps=100, warmup_pairs=3 * PAIR_BATCH)
+    events = []
+    polls = iter([False, False, True])  # before the first step, then between the batches
+    assert trainer.run(should_stop=lambda: next(polls), on_progress=events.append) is False
+    assert trainer.step == 0 and trainer._pairs is None
+    assert [(e.phase, e.message) for e in events] == [
+        ("warmstart", f"the teacher has drawn {n} of {3 * PAIR_BATCH} warm-start samples")
+        for n in (PAIR_BATCH, 2 * PAIR_BATCH)
+    ]
