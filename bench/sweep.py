@@ -40,9 +40,11 @@ EVAL_PER_CLASS = {"digits": 100, "shapes": 50}
 KEYS = ("forget_rate", "surrogate_rate", "retained_accuracy", "retained_fd", "diversity")
 
 # Named settings: SFDConfig overrides. "default" is whatever the engine's defaults are now; the
-# others name every value they change from the defaults before the sweep (lr 1e-4, no
-# regression), so their meaning stays put when the defaults move.
+# others name every value they change from the defaults of the sweep they came from (OLD: lr
+# 1e-4, no regression; NEW: the defaults that sweep chose), so their meaning stays put when the
+# defaults move.
 OLD = {"lr_generator": 1e-4, "lr_fake_score": 1e-4, "regression_weight": 0.0}
+NEW = {"lr_generator": 3e-4, "lr_fake_score": 3e-4, "regression_weight": 1.0}
 SETTINGS: dict[str, dict[str, Any]] = {
     "default": {},
     "old_default": OLD,
@@ -50,14 +52,19 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "reg1": OLD | {"regression_weight": 1.0},
     "reg3": OLD | {"regression_weight": 3.0},
     "reg1_fake3x": OLD | {"regression_weight": 1.0, "lr_fake_score": 3e-4},
-    "reg1_lr3e-4": {"lr_generator": 3e-4, "lr_fake_score": 3e-4, "regression_weight": 1.0},
-    "reg1_lr3e-4_fake1e-3": {"lr_generator": 3e-4, "lr_fake_score": 1e-3, "regression_weight": 1.0},
+    "reg1_lr3e-4": NEW,
+    "reg1_lr3e-4_fake1e-3": NEW | {"lr_fake_score": 1e-3},
     "warm100": OLD | {"warmup_steps": 100},
-    "alpha_1.0": {"alpha": 1.0},
-    "ema_0.99": {"ema_decay": 0.99},
-    "batch_64": {"batch_size": 64},
-    "tmax_980": {"tmax": 980},
-    "sigma_init_1.5": {"sigma_init": 1.5},
+    "reg3_lr3e-4": NEW | {"regression_weight": 3.0},
+    "warm100_lr3e-4": NEW | {"warmup_steps": 100},
+    "pairs4096_lr3e-4": NEW | {"warmup_pairs": 4096},
+    "alpha_1.0_lr3e-4": NEW | {"alpha": 1.0},
+    "ema_0.99_lr3e-4": NEW | {"ema_decay": 0.99},
+    "batch_64_lr3e-4": NEW | {"batch_size": 64},
+    "tmax_980_lr3e-4": NEW | {"tmax": 980},
+    "sigma_init_1.5_lr3e-4": NEW | {"sigma_init": 1.5},
+    "cosine0.1_lr3e-4": NEW | {"lr_final": 0.1},
+    "cosine0.1_lr1e-3": NEW | {"lr_generator": 1e-3, "lr_fake_score": 1e-3, "lr_final": 0.1},
 }
 
 

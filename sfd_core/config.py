@@ -33,6 +33,9 @@ class SFDConfig:
     forget_weight: float = 1.0
     lr_generator: float = 3e-4
     lr_fake_score: float = 3e-4
+    # Both learning rates follow a cosine from 1x at the first SFD step (after the warm-up) to
+    # lr_final x at the last; 1 keeps them constant (SiD's schedule).
+    lr_final: float = 1.0
     adam_beta1: float = 0.0
     adam_beta2: float = 0.999
     adam_eps: float = 1e-8
@@ -120,6 +123,7 @@ class SFDConfig:
             (0 <= self.warmup_steps <= self.steps, "warmup_steps must be in [0, steps]"),
             (2 <= self.warmup_pairs <= 100_000, "warmup_pairs must be in [2, 100000]"),
             (0 <= self.regression_weight <= 1000, "regression_weight must be in [0, 1000]"),
+            (0 <= self.lr_final <= 1, "lr_final must be in [0, 1]"),
         ]
         for ok, message in checks:
             if not ok:

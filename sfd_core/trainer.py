@@ -11,6 +11,7 @@ gradients are averaged over the ranks (:mod:`sfd_core.distributed`).
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -354,12 +355,29 @@ class SFDTrainer:
         if self.step == self.config.warmup_steps > 0:
             # Adam's moments of the regression would damp SFD's first steps: start afresh.
             self.opt_generator.state.clear()
+        self._schedule_learning_rates()
         losses = self._fake_score_step()
         if self.hardener is not None:
             self._harden_step()
         losses |= self._generator_step()
         self.step += 1
         return self._over_ranks(losses)
+
+    def _schedule_learning_rates(self) -> None:
+        """Set both learning rates for this SFD step: a cosine from 1x to ``lr_final`` x over
+        the steps after the warm-up (a function of the step alone, so a resume needs no state)."""
+        cfg = self.config
+        if cfg.lr_final == 1.0:
+            return
+        span = max(1, cfg.steps - cfg.warmup_steps - 1)
+        progress = min(1.0, (self.step - cfg.warmup_steps) / span)
+        factor = cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * progress))
+        for optimizer, lr in (
+            (self.opt_fake, cfg.lr_fake_score),
+            (self.opt_generator, cfg.lr_generator),
+        ):
+            for group in optimizer.param_groups:
+                group["lr"] = lr * factor
 
     def _over_ranks(self, losses: dict[str, float]) -> dict[str, float]:
         """The losses of the whole batch: means over the ranks, ``nan_dropped`` summed."""

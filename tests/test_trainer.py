@@ -204,10 +204,10 @@ def test_warm_start_regresses_onto_the_teachers_pairs_and_forget_pairs_use_the_s
 
 
 def test_resume_inside_and_after_the_warm_start_equals_an_uninterrupted_run(tmp_path):
-    overrides = {"warmup_steps": 3, "warmup_pairs": 8, "regression_weight": 0.5}
+    overrides = {"warmup_steps": 3, "warmup_pairs": 8, "regression_weight": 0.5, "lr_final": 0.1}
     straight = make_trainer(steps=6, **overrides)
     straight.run()
-    for stop_at in (2, 3):
+    for stop_at in (2, 3, 4):  # in the warm-up, at its end, on the cosine
         first = make_trainer(steps=6, **overrides)
         flags = iter([False] * stop_at + [True])
         assert first.run(should_stop=lambda flags=flags: next(flags)) is False
@@ -240,3 +240,19 @@ def test_a_cancel_while_the_teacher_draws_the_warm_start_stops_between_its_batch
         ("warmstart", f"the teacher has drawn {n} of {3 * PAIR_BATCH} warm-start samples")
         for n in (PAIR_BATCH, 2 * PAIR_BATCH)
     ]
+
+
+def test_cosine_learning_rate_falls_from_the_first_sfd_step_to_lr_final():
+    trainer = make_trainer(steps=5, warmup_steps=1, warmup_pairs=8, lr_final=0.1)
+    seen = []
+    for _ in range(5):
+        trainer.train_step()
+        seen.append(trainer.opt_generator.param_groups[0]["lr"])
+    base = trainer.config.lr_generator
+    # The warm-up step keeps the base rate; the SFD steps go from 1x to 0.1x.
+    assert seen[0] == pytest.approx(base) and seen[1] == pytest.approx(base)
+    assert seen[-1] == pytest.approx(0.1 * base)
+    assert seen[1] > seen[2] > seen[3] > seen[4]
+    assert trainer.opt_fake.param_groups[0]["lr"] == pytest.approx(
+        0.1 * trainer.config.lr_fake_score
+    )
