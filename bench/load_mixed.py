@@ -8,9 +8,10 @@ It makes a fresh database on the local PostgreSQL, starts ``sfd serve --workers 
 (``SFD_RUNNER=none``: POST only queues; no rate limit or quota), creates jobs to read, then
 runs ``bench/locustfile.py``: the mixed phase (``--rate`` users at one request a second each:
 80% GET job, 15% POST job, 5% list) reports each route's p50/p99 and errors; the saturation
-phase (``--post-users`` users posting back to back) reports POST /v1/jobs per second. Targets
-(issue 14): at 300 req/s on 4 processes p99 < 100 ms and no errors; POST saturation >= 3x the
-~100/s of one process. Run it on a quiet machine with cores for the API and for locust.
+phase (``--post-users`` users posting back to back) reports POST /v1/jobs per second, and the
+same saturation run on the single-process SQLite deployment (the embedded defaults) gives the
+ratio. Targets (issue 14): at 300 req/s on 4 processes p99 < 100 ms and no errors; POST
+saturation >= 3x one process's. Run it on a quiet machine with cores for the API and locust.
 """
 
 from __future__ import annotations
@@ -35,11 +36,14 @@ ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 BODY = {"model": "digits", "unsafe_concept": "0", "safe_surrogate": "1", "steps": 10}
 
 
-def start_api(home: Path, database: str, workers: int, port: int, key: str) -> subprocess.Popen:
+def start_api(
+    home: Path, database_url: str | None, workers: int, port: int, key: str
+) -> subprocess.Popen:
+    """``sfd serve`` on ``database_url`` (None: the embedded SQLite default) until it is ready."""
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "SFD_DATABASE_URL"},
+        **({"SFD_DATABASE_URL": database_url} if database_url else {}),
         "SFD_HOME": str(home),
-        "SFD_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}",
         "SFD_RUNNER": "none",
         "SFD_ADMIN_API_KEY": key,
         "SFD_RATE_LIMIT": "",
@@ -105,6 +109,24 @@ def summary(rows: list[dict], seconds: int) -> dict[str, object]:
     return out
 
 
+def load_env(url: str, key: str) -> dict[str, str]:
+    """Locust's environment: the key and 50 fresh jobs for the GETs to read."""
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as client:
+        ids = [client.post("/v1/jobs", json=BODY).json()["id"] for _ in range(50)]
+    return {"LOAD_API_KEY": key, "LOAD_JOB_IDS": ",".join(ids)}
+
+
+def post_saturation(url: str, key: str, users: int, out: Path) -> dict[str, object]:
+    """POST /v1/jobs back to back from ``users`` users for 30 s."""
+    env = load_env(url, key) | {"LOAD_MODE": "post"}
+    return summary(locust(url, env, users, 30, out), 30)
+
+
+def stop(api: subprocess.Popen) -> None:
+    os.killpg(api.pid, signal.SIGTERM)
+    api.wait(timeout=60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", type=int, default=4)
@@ -113,6 +135,7 @@ def main() -> None:
     parser.add_argument("--post-users", type=int, default=64)
     args = parser.parse_args()
     database, key = f"sfd_load_{secrets.token_hex(4)}", "sfd_admin_" + secrets.token_hex(16)
+    database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
     with psycopg.connect(ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{database}"')
     api = None
@@ -120,11 +143,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             port = 18000 + secrets.randbelow(2000)
             url = f"http://127.0.0.1:{port}"
-            api = start_api(Path(tmp), database, args.workers, port, key)
-            with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
-                ids = [c.post("/v1/jobs", json=BODY).json()["id"] for _ in range(50)]
-            env = {"LOAD_API_KEY": key, "LOAD_JOB_IDS": ",".join(ids)}
-            mixed = locust(url, env, args.rate, args.seconds, Path(tmp) / "mixed")
+            api = start_api(Path(tmp) / "pg", database_url, args.workers, port, key)
+            mixed = locust(url, load_env(url, key), args.rate, args.seconds, Path(tmp) / "mixed")
             print(
                 json.dumps(
                     {
@@ -134,25 +154,28 @@ def main() -> None:
                         "seconds": args.seconds,
                         "routes": summary(mixed, args.seconds),
                     }
-                )
+                ),
+                flush=True,
             )
-            posts = locust(
-                url, env | {"LOAD_MODE": "post"}, args.post_users, 30, Path(tmp) / "post"
-            )
+            scaled = post_saturation(url, key, args.post_users, Path(tmp) / "post")
+            stop(api)
+            api = start_api(Path(tmp) / "sqlite", None, 1, port, key)
+            single = post_saturation(url, key, args.post_users, Path(tmp) / "post1")
+            route = "POST /v1/jobs"
             print(
                 json.dumps(
                     {
                         "bench": "post_saturation",
-                        "workers": args.workers,
                         "users": args.post_users,
-                        "routes": summary(posts, 30),
+                        f"{args.workers}_processes_postgres": scaled[route],
+                        "1_process_sqlite": single[route],
+                        "ratio": round(scaled[route]["rps"] / max(single[route]["rps"], 0.1), 2),
                     }
                 )
             )
     finally:
         if api is not None:
-            os.killpg(api.pid, signal.SIGTERM)
-            api.wait(timeout=60)
+            stop(api)
         with psycopg.connect(ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
