@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from cli import service as cli_service
+from cli import demo, jobs
 
 from .support import Service, finished_job
 
@@ -18,7 +18,8 @@ from .support import Service, finished_job
 @pytest.fixture(scope="module")
 def app() -> typer.Typer:
     app = typer.Typer()
-    cli_service.register(app)
+    jobs.register(app)
+    demo.register(app)
     return app
 
 
