@@ -45,6 +45,7 @@ KEYS = ("forget_rate", "surrogate_rate", "retained_accuracy", "retained_fd", "di
 # defaults move.
 OLD = {"lr_generator": 1e-4, "lr_fake_score": 1e-4, "regression_weight": 0.0}
 NEW = {"lr_generator": 3e-4, "lr_fake_score": 3e-4, "regression_weight": 1.0}
+LR_1E4 = {"lr_generator": 1e-4, "lr_fake_score": 1e-4}
 SETTINGS: dict[str, dict[str, Any]] = {
     "default": {},
     "old_default": OLD,
@@ -65,6 +66,10 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "sigma_init_1.5_lr3e-4": NEW | {"sigma_init": 1.5},
     "cosine0.1_lr3e-4": NEW | {"lr_final": 0.1},
     "cosine0.1_lr1e-3": NEW | {"lr_generator": 1e-3, "lr_fake_score": 1e-3, "lr_final": 0.1},
+    "fake2_lr3e-4": NEW | {"fake_score_steps": 2},
+    # shapes: its preset's learning rates (1e-4) kept
+    "reg3_lr1e-4": NEW | LR_1E4 | {"regression_weight": 3.0},
+    "warm50_lr1e-4": NEW | LR_1E4 | {"warmup_steps": 50},
 }
 
 

@@ -36,6 +36,8 @@ class SFDConfig:
     # Both learning rates follow a cosine from 1x at the first SFD step (after the warm-up) to
     # lr_final x at the last; 1 keeps them constant (SiD's schedule).
     lr_final: float = 1.0
+    # Fake-score steps per generator step (DMD2's two time-scale rule; SiD takes one).
+    fake_score_steps: int = 1
     adam_beta1: float = 0.0
     adam_beta2: float = 0.999
     adam_eps: float = 1e-8
@@ -124,6 +126,7 @@ class SFDConfig:
             (2 <= self.warmup_pairs <= 100_000, "warmup_pairs must be in [2, 100000]"),
             (0 <= self.regression_weight <= 1000, "regression_weight must be in [0, 1000]"),
             (0 <= self.lr_final <= 1, "lr_final must be in [0, 1]"),
+            (1 <= self.fake_score_steps <= 10, "fake_score_steps must be between 1 and 10"),
         ]
         for ok, message in checks:
             if not ok:

@@ -344,7 +344,7 @@ class SFDTrainer:
             ema_b.copy_(b)
 
     def train_step(self) -> dict[str, float]:
-        """One iteration: during the warm start a regression step; then SFD's fake-score step,
+        """One iteration: during the warm start a regression step; then SFD's fake-score step(s),
         the adversarial pool's step when hardened, and a generator step (and its EMA)."""
         self.fake_score.train()
         self.generator.train()
@@ -356,7 +356,8 @@ class SFDTrainer:
             # Adam's moments of the regression would damp SFD's first steps: start afresh.
             self.opt_generator.state.clear()
         self._schedule_learning_rates()
-        losses = self._fake_score_step()
+        for _ in range(self.config.fake_score_steps):
+            losses = self._fake_score_step()
         if self.hardener is not None:
             self._harden_step()
         losses |= self._generator_step()

@@ -256,3 +256,13 @@ def test_cosine_learning_rate_falls_from_the_first_sfd_step_to_lr_final():
     assert trainer.opt_fake.param_groups[0]["lr"] == pytest.approx(
         0.1 * trainer.config.lr_fake_score
     )
+
+
+def test_fake_score_steps_take_that_many_fake_score_steps_per_iteration():
+    trainer = make_trainer(steps=3, fake_score_steps=2, regression_weight=0.0)
+    trainer.run()
+    counts = {int(state["step"]) for state in trainer.opt_fake.state.values()}
+    generator_counts = {int(state["step"]) for state in trainer.opt_generator.state.values()}
+    assert counts == {6} and generator_counts == {3}
+    with pytest.raises(ConfigError, match="fake_score_steps"):
+        SFDConfig(fake_score_steps=0)
