@@ -22,6 +22,7 @@ from api.routes import (
     models,
     signing_keys,
     webhooks,
+    workers,
 )
 from api.routes.metrics import install as install_metrics
 from domain.api_keys import service as api_key_service
@@ -116,6 +117,7 @@ def create_app(
         audit,
         signing_keys,
         webhooks,
+        workers,
     )
     for router in routers:
         app.include_router(router.router)

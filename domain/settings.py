@@ -47,8 +47,15 @@ class Settings(BaseSettings):
         1,
         ge=1,
         le=64,
-        description="Most GPUs (data-parallel processes) one job may ask for: what the fleet's "
-        "largest worker offers (`sfd worker --gpus`).",
+        description="Most GPUs (data-parallel processes) one job may ask for, whatever the live "
+        "workers advertise (with workers, the largest live `sfd worker --gpus` may allow more).",
+    )
+    worker_advert_seconds: float = Field(
+        30,
+        gt=0,
+        le=3600,
+        description="Seconds between a worker node's adverts; a node is live while its last "
+        "advert is under three of them old (the same on the API and the workers).",
     )
     max_body_bytes: int = Field(1 * MiB, ge=1024, description="Largest JSON request body.")
     max_upload_bytes: int = Field(2048 * MiB, ge=1024, description="Largest model archive.")

@@ -9,6 +9,7 @@ from domain.idempotency.models import IdempotencyKey
 from domain.jobs.models import Job, JobEvent
 from domain.sessions.models import DashboardSession
 from domain.webhooks.models import WebhookDelivery, WebhookEndpoint
+from domain.workers.models import Worker
 
 metadata = Base.metadata
 
@@ -24,5 +25,6 @@ __all__ = [
     "JobEvent",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "Worker",
     "metadata",
 ]

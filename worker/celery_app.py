@@ -24,7 +24,7 @@ def soft_time_limit(hard: int) -> int:
 
 def create_celery(settings: Settings) -> Celery:
     hard = settings.job_time_limit_seconds
-    app = Celery("sfd", broker=settings.broker_url, include=["worker.tasks"])
+    app = Celery("sfd", broker=settings.broker_url, include=["worker.tasks", "worker.advert"])
     app.conf.update(
         task_default_queue=settings.celery_queue,
         task_acks_late=True,

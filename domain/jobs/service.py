@@ -19,6 +19,7 @@ from domain.pagination import Page, paginate
 from domain.quotas import service as quotas
 from domain.settings import Settings
 from domain.webhooks import service as webhooks
+from domain.workers import service as workers
 
 
 def create_job(
@@ -28,7 +29,9 @@ def create_job(
     assert actor.tenant is not None
     # FOR SHARE: a concurrent DELETE /v1/models/{id} waits for this job, then sees it.
     model = base_models.get_visible(session, actor.tenant, request.model, lock=True)
-    validate(request, model, settings)
+    # The embedded runner runs every job on this host: only the setting bounds its gpus.
+    fleet = None if settings.runner == "embedded" else workers.largest_live_gpus(session, settings)
+    validate(request, model, settings, fleet)
     quotas.lock_tenant(session, actor.tenant)
     quotas.check_submission(session, settings, actor.tenant, request.steps)
     job = Job(

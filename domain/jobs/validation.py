@@ -39,16 +39,29 @@ def effective_policy(settings: Settings, job_policy: dict[str, Any]) -> dict[str
     return {**settings.forgetting_policy, **job_policy}
 
 
-def validate(request: JobRequest, model: BaseModelRecord, settings: Settings) -> None:
-    """Raise :class:`Invalid` (with a precise ``code``) for anything the engine would refuse."""
+def _check_gpus(gpus: int, settings: Settings, fleet_gpus: int | None) -> None:
+    """At most ``SFD_MAX_JOB_GPUS``, or what the largest live worker offers (``fleet_gpus``;
+    None where no fleet runs the jobs) if that is more."""
+    most = max(settings.max_job_gpus, fleet_gpus or 0)
+    if 1 <= gpus <= most:
+        return
+    offered = f"SFD_MAX_JOB_GPUS is {settings.max_job_gpus}"
+    if fleet_gpus is not None:
+        offered = f"the largest live worker offers {fleet_gpus}; {offered}"
+    raise Invalid(f"gpus must be between 1 and {most} ({offered})", code="invalid_gpus")
+
+
+def validate(
+    request: JobRequest,
+    model: BaseModelRecord,
+    settings: Settings,
+    fleet_gpus: int | None = None,
+) -> None:
+    """Raise :class:`Invalid` (with a precise ``code``) for anything the engine would refuse.
+    ``fleet_gpus``: the most GPUs a live worker advertises (None: jobs run without workers)."""
     if not 1 <= request.steps <= settings.max_steps:
         raise Invalid(f"steps must be between 1 and {settings.max_steps}", code="invalid_steps")
-    if not 1 <= request.gpus <= settings.max_job_gpus:
-        raise Invalid(
-            f"gpus must be between 1 and {settings.max_job_gpus} (the most a worker of this "
-            "deployment offers)",
-            code="invalid_gpus",
-        )
+    _check_gpus(request.gpus, settings, fleet_gpus)
     try:
         config = SFDConfig.from_overrides(
             request.hyperparameters, steps=request.steps, shards=request.gpus
