@@ -21,6 +21,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,17 @@ ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 BODY = {"model": "digits", "unsafe_concept": "0", "safe_surrogate": "1", "steps": 10}
 
 
-def start_api(home: Path, database: str, workers: int, port: int, key: str) -> subprocess.Popen:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_api(
+    home: Path, database: str, workers: int, port: int, key: str, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """``sfd serve`` on ``database`` (POST only queues), once it is ready; ``env`` adds settings."""
     env = {
         **os.environ,
         "SFD_HOME": str(home),
@@ -44,12 +55,14 @@ def start_api(home: Path, database: str, workers: int, port: int, key: str) -> s
         "SFD_ADMIN_API_KEY": key,
         "SFD_RATE_LIMIT": "",
         "SFD_MAX_QUEUED_JOBS_PER_TENANT": "0",
+        **(env or {}),
     }
     command = [sys.executable, "-c", "from cli.main import app; app()", "serve"]
     api = subprocess.Popen(
         [*command, "--workers", str(workers), "--port", str(port)],
         cwd=ROOT,
         env=env,
+        stdout=sys.stderr,  # stdout is for the JSON lines
         start_new_session=True,
     )
     deadline = time.monotonic() + 600
@@ -118,7 +131,7 @@ def main() -> None:
     api = None
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            port = 18000 + secrets.randbelow(2000)
+            port = free_port()
             url = f"http://127.0.0.1:{port}"
             api = start_api(Path(tmp), database, args.workers, port, key)
             with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
