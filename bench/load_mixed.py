@@ -22,6 +22,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -36,24 +37,40 @@ ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 BODY = {"model": "digits", "unsafe_concept": "0", "safe_surrogate": "1", "steps": 10}
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def start_api(
-    home: Path, database_url: str | None, workers: int, port: int, key: str
+    home: Path,
+    database: str | None,
+    workers: int,
+    port: int,
+    key: str,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
-    """``sfd serve`` on ``database_url`` (None: the embedded SQLite default) until it is ready."""
+    """``sfd serve`` (POST only queues) on the PostgreSQL ``database`` (None: the embedded
+    SQLite default), once it is ready; ``env`` adds settings."""
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}" if database else None
     env = {
         **{k: v for k, v in os.environ.items() if k != "SFD_DATABASE_URL"},
-        **({"SFD_DATABASE_URL": database_url} if database_url else {}),
+        **({"SFD_DATABASE_URL": url} if url else {}),
         "SFD_HOME": str(home),
         "SFD_RUNNER": "none",
         "SFD_ADMIN_API_KEY": key,
         "SFD_RATE_LIMIT": "",
         "SFD_MAX_QUEUED_JOBS_PER_TENANT": "0",
+        **(env or {}),
     }
     command = [sys.executable, "-c", "from cli.main import app; app()", "serve"]
     api = subprocess.Popen(
         [*command, "--workers", str(workers), "--port", str(port)],
         cwd=ROOT,
         env=env,
+        stdout=sys.stderr,  # stdout is for the JSON lines
         start_new_session=True,
     )
     deadline = time.monotonic() + 600
@@ -135,15 +152,14 @@ def main() -> None:
     parser.add_argument("--post-users", type=int, default=64)
     args = parser.parse_args()
     database, key = f"sfd_load_{secrets.token_hex(4)}", "sfd_admin_" + secrets.token_hex(16)
-    database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
     with psycopg.connect(ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{database}"')
     api = None
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            port = 18000 + secrets.randbelow(2000)
+            port = free_port()
             url = f"http://127.0.0.1:{port}"
-            api = start_api(Path(tmp) / "pg", database_url, args.workers, port, key)
+            api = start_api(Path(tmp) / "pg", database, args.workers, port, key)
             mixed = locust(url, load_env(url, key), args.rate, args.seconds, Path(tmp) / "mixed")
             print(
                 json.dumps(

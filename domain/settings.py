@@ -162,6 +162,12 @@ class Settings(BaseSettings):
     webhook_disable_after_seconds: float = Field(
         5 * 86_400, gt=0, description="Disable an endpoint whose deliveries failed this long."
     )
+    webhook_rotation_grace_seconds: float = Field(
+        86_400,
+        ge=0,
+        description="After a secret rotation, deliveries are signed with the old secret too "
+        "for this long (0: the old secret stops at once).",
+    )
     webhook_poll_seconds: float = Field(
         1.0, gt=0, le=60, description="How often the outbox is checked for due deliveries."
     )

@@ -71,10 +71,15 @@ def delete_webhook(webhook_id: str, actor: WebhooksWriter, db: DatabaseDep) -> R
 
 
 @router.post("/{webhook_id}/rotate-secret", response_model=WebhookOut)
-def rotate_secret(webhook_id: str, actor: WebhooksWriter, db: DatabaseDep) -> WebhookOut:
-    """A new signing secret, shown only in this answer; later deliveries use it."""
+def rotate_secret(
+    webhook_id: str, actor: WebhooksWriter, db: DatabaseDep, settings: SettingsDep
+) -> WebhookOut:
+    """A new signing secret, shown only in this answer; later deliveries are signed with it,
+    and with the old one too until ``previous_secret_expires_at``
+    (``SFD_WEBHOOK_ROTATION_GRACE_SECONDS``, default a day)."""
     with db.session() as session:
-        return WebhookOut.of(webhooks.rotate_secret(session, actor, webhook_id), with_secret=True)
+        endpoint = webhooks.rotate_secret(session, settings, actor, webhook_id)
+        return WebhookOut.of(endpoint, with_secret=True)
 
 
 @router.post("/{webhook_id}/enable", response_model=WebhookOut)

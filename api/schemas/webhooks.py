@@ -44,6 +44,11 @@ class WebhookOut(BaseModel):
     secret: str | None = Field(
         None, description="The signing secret: only in the answers that create or rotate it."
     )
+    previous_secret_expires_at: int | None = Field(
+        None,
+        description="After a rotation: until when (unix seconds) deliveries are also signed "
+        "with the previous secret (SFD_WEBHOOK_ROTATION_GRACE_SECONDS); null: never rotated.",
+    )
 
     @classmethod
     def of(cls, endpoint: WebhookEndpoint, *, with_secret: bool = False) -> WebhookOut:
@@ -57,6 +62,7 @@ class WebhookOut(BaseModel):
             failing_since=unix(endpoint.failing_since),
             created_at=unix(endpoint.created_at) or 0,
             secret=endpoint.secret if with_secret else None,
+            previous_secret_expires_at=unix(endpoint.previous_secret_expires_at),
         )
 
 

@@ -50,7 +50,10 @@ def next_fair(
     running_limit: Callable[[str], int] = lambda tenant: 0,
     window_seconds: int = 3600,
 ) -> list[str]:
-    """Up to ``limit`` queued job ids, in the order they should start."""
+    """Up to ``limit`` queued job ids, in the order they should start. ``exclude``: jobs
+    already handed to a runner; those not claimed yet count as starts (and running jobs) of
+    their tenants, so a slot freed before a spawned job process claims its job does not go to
+    the same tenant again."""
     excluded = list(exclude)
     queued = select(Job.tenant, Job.id).where(Job.status == states.QUEUED)
     if excluded:
@@ -80,12 +83,24 @@ def next_fair(
             .group_by(Job.tenant)
         ).all()
     )
+    handed = (
+        dict(
+            session.execute(
+                select(Job.tenant, func.count())
+                .where(Job.id.in_(excluded), Job.status == states.QUEUED)
+                .group_by(Job.tenant)
+            ).all()
+        )
+        if excluded
+        else {}
+    )
+    now = utcnow()
     tenants = {
         name: _Tenant(
             weight=(weights or {}).get(name, 1.0),
-            started=served.get(name, (0, None))[0],
-            last_started=served.get(name, (0, None))[1] or NEVER,
-            running=running.get(name, 0),
+            started=served.get(name, (0, None))[0] + handed.get(name, 0),
+            last_started=now if name in handed else served.get(name, (0, None))[1] or NEVER,
+            running=running.get(name, 0) + handed.get(name, 0),
             limit=running_limit(name),
             queue=[],
         )

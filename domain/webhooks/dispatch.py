@@ -1,6 +1,7 @@
 """Sending the outbox: claim due deliveries, sign them (Standard Webhooks, the
 ``standardwebhooks`` library), POST them, record the answer; retry with exponential back-off;
-disable an endpoint that keeps failing.
+disable an endpoint that keeps failing. After a secret rotation each delivery carries a
+signature by the new secret and, during the grace period, one by the old secret.
 
 A claim moves the row's ``next_attempt_at`` past the send's time-out (a lease), so a process
 that dies mid-send leaves a row that comes due again: delivery is at least once, and a 2xx is
@@ -46,6 +47,15 @@ class Claimed:
     secret: str
     body: str
     attempt: int
+    previous_secret: str | None = None
+    previous_secret_expires_at: datetime | None = None
+
+    def secrets(self, now: datetime) -> list[str]:
+        """The current secret, and the previous one while its rotation grace period lasts."""
+        until = self.previous_secret_expires_at
+        if self.previous_secret and until is not None and now < until:
+            return [self.secret, self.previous_secret]
+        return [self.secret]
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,8 @@ class Dispatcher:
                             endpoint.secret,
                             body,
                             delivery.attempts + 1,
+                            endpoint.previous_secret,
+                            endpoint.previous_secret_expires_at,
                         )
                     )
             return claimed
@@ -133,7 +145,8 @@ class Dispatcher:
         except Invalid as exc:
             return Outcome(False, None, exc.detail)
         now = utcnow()
-        signature = Webhook(item.secret).sign(item.id, now, item.body)
+        # Several signatures, space-separated, are Standard Webhooks' way to rotate secrets.
+        signature = " ".join(Webhook(s).sign(item.id, now, item.body) for s in item.secrets(now))
         headers = {
             "Content-Type": "application/json",
             "webhook-id": item.id,

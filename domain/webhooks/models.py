@@ -24,6 +24,8 @@ class WebhookEndpoint(Base):
     description: Mapped[str] = mapped_column(String(200), default="")
     events: Mapped[list[str]] = mapped_column(JSONType)  # event types, or ["*"]
     secret: Mapped[str] = mapped_column(String(100))  # whsec_..., shown once
+    previous_secret: Mapped[str | None] = mapped_column(String(100))  # still signs until:
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -90,12 +90,22 @@ def delete(session: Session, actor: Actor, endpoint_id: str) -> None:
     audit.record(session, actor, "webhook.deleted", "webhook", endpoint_id, {"url": endpoint.url})
 
 
-def rotate_secret(session: Session, actor: Actor, endpoint_id: str) -> WebhookEndpoint:
-    """A new secret (shown once); deliveries from now on are signed with it."""
+def rotate_secret(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    endpoint_id: str,
+) -> WebhookEndpoint:
+    """A new secret (shown once); deliveries from now on are signed with it, and also with the
+    old one for ``SFD_WEBHOOK_ROTATION_GRACE_SECONDS``, so receivers still
+    holding the old secret keep verifying while they are switched over."""
     assert actor.tenant is not None
     endpoint = get(session, actor.tenant, endpoint_id)
+    until = utcnow() + timedelta(seconds=settings.webhook_rotation_grace_seconds)
+    endpoint.previous_secret, endpoint.previous_secret_expires_at = endpoint.secret, until
     endpoint.secret = new_secret()
-    audit.record(session, actor, "webhook.secret_rotated", "webhook", endpoint_id, {})
+    data = {"previous_secret_expires_at": _iso(until)}
+    audit.record(session, actor, "webhook.secret_rotated", "webhook", endpoint_id, data)
     return endpoint
 
 

@@ -155,6 +155,28 @@ def test_weights_and_running_quota(queue_only: Service) -> None:
             db.dispose()
 
 
+def test_jobs_handed_to_a_runner_count_before_their_claim(queue_only: Service) -> None:
+    """The embedded runner asks again while a spawned process has not claimed its job yet:
+    that job counts as a start of its tenant, so the next slot goes to the other tenant."""
+    with (
+        queue_only.client(_key(queue_only, "eager")) as eager,
+        queue_only.client(_key(queue_only, "patient")) as patient,
+    ):
+        first, _ = submit(eager, **LONG), submit(eager, **LONG)
+        theirs = submit(patient, **LONG)
+        db = Database(queue_only.owner_url or "")
+        try:
+            with db.session() as session:
+                settings = queue_only.settings
+                assert scheduling.next_jobs(session, settings, 1) == [first["id"]]
+                handed = scheduling.next_jobs(session, settings, 1, exclude=[first["id"]])
+                assert handed == [theirs["id"]]
+        finally:
+            db.dispose()
+        _cancel_queued(eager)
+        _cancel_queued(patient)
+
+
 def test_the_embedded_runner_starts_the_other_tenants_job_next(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:

@@ -19,6 +19,7 @@ import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from api.server import BackgroundServer
+from domain.webhooks.service import new_secret
 from tests.dashboard.conftest import sign_in
 
 from .support import Service, assert_problem, start_service, submit, wait_for
@@ -188,11 +189,17 @@ def test_disable_enable_redeliver_and_rotate(tmp_path: Path, receiver: Receiver)
             receiver.down = False
             assert client.post(f"/v1/webhooks/{endpoint['id']}/enable").json()["enabled"]
             _until(lambda: len(receiver.acknowledged()) == 1, what="delivery after enabling")
+            _until(  # the 204 is recorded just after the receiver sent it
+                lambda: _deliveries(client, endpoint["id"])[0]["status"] == "delivered",
+                what="the delivery to be recorded",
+            )
             [delivery] = _deliveries(client, endpoint["id"])
             assert delivery["status"] == "delivered" and delivery["attempts"] >= 2
 
             rotated = client.post(f"/v1/webhooks/{endpoint['id']}/rotate-secret").json()
             assert rotated["secret"] != endpoint["secret"]
+            grace_end = rotated["previous_secret_expires_at"]
+            assert abs(grace_end - (time.time() + 86_400)) < 60  # the default grace: a day
             again = client.post(
                 f"/v1/webhooks/{endpoint['id']}/deliveries/{delivery['id']}/redeliver"
             )
@@ -200,11 +207,12 @@ def test_disable_enable_redeliver_and_rotate(tmp_path: Path, receiver: Receiver)
             _until(lambda: len(receiver.acknowledged()) == 2, what="the redelivery")
             first, second = receiver.acknowledged()
             assert first[0]["webhook-id"] == second[0]["webhook-id"] == delivery["id"]
-            assert (
-                Webhook(rotated["secret"]).verify(second[1], second[0])["data"]["id"] == job["id"]
-            )
+            # Right after a rotation a receiver holding either secret verifies the delivery.
+            assert len(second[0]["webhook-signature"].split(" ")) == 2
+            for secret in (rotated["secret"], endpoint["secret"]):
+                assert Webhook(secret).verify(second[1], second[0])["data"]["id"] == job["id"]
             with pytest.raises(WebhookVerificationError):
-                Webhook(endpoint["secret"]).verify(second[1], second[0])
+                Webhook(new_secret()).verify(second[1], second[0])
 
             with httpx.Client(base_url=service.url, timeout=60) as browser:
                 assert sign_in(browser, service.admin_key).status_code == 303
@@ -217,6 +225,29 @@ def test_disable_enable_redeliver_and_rotate(tmp_path: Path, receiver: Receiver)
             submit(client, steps=20_000)
             time.sleep(0.5)
             assert len(receiver.acknowledged()) == 2
+    finally:
+        service.server.stop()
+
+
+def test_the_old_secret_signs_only_during_the_rotation_grace(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    receiver.down = False
+    service = _service(tmp_path, runner="none", webhook_rotation_grace_seconds=1)
+    try:
+        with service.client() as client:
+            endpoint = _create(client, receiver.url, events=["job.queued"])
+            assert endpoint["previous_secret_expires_at"] is None
+            rotated = client.post(f"/v1/webhooks/{endpoint['id']}/rotate-secret").json()
+            assert rotated["previous_secret_expires_at"] <= time.time() + 1
+            time.sleep(2)  # the grace period is over
+            submit(client, steps=20_000)
+            _until(lambda: len(receiver.acknowledged()) == 1, what="the delivery")
+            [(headers, body)] = receiver.acknowledged()
+            assert len(headers["webhook-signature"].split(" ")) == 1
+            assert Webhook(rotated["secret"]).verify(body, headers)["type"] == "job.queued"
+            with pytest.raises(WebhookVerificationError):
+                Webhook(endpoint["secret"]).verify(body, headers)
     finally:
         service.server.stop()
 
