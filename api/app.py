@@ -73,7 +73,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.resolved_database_url)
+        db = Database(
+            settings.resolved_database_url,
+            settings.database_pool_size,
+            settings.database_max_overflow,
+        )
         storage = open_storage(settings)
         await run_in_threadpool(storage.ensure)
         await run_in_threadpool(prepare, settings, db, admin_key_source)

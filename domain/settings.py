@@ -57,6 +57,16 @@ class Settings(BaseSettings):
         description="Seconds between a worker node's adverts; a node is live while its last "
         "advert is under three of them old (the same on the API and the workers).",
     )
+    database_pool_size: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="PostgreSQL connections each API process keeps open; processes x (pool + "
+        "overflow) must stay under the server's max_connections (100 by default).",
+    )
+    database_max_overflow: int = Field(
+        10, ge=0, le=1000, description="Connections an API process may open past its pool."
+    )
     max_body_bytes: int = Field(1 * MiB, ge=1024, description="Largest JSON request body.")
     max_upload_bytes: int = Field(2048 * MiB, ge=1024, description="Largest model archive.")
     max_unpacked_bytes: int = Field(8192 * MiB, ge=1024, description="Largest unpacked model.")

@@ -30,6 +30,7 @@ from domain.db import Database
 REPO = Path(__file__).resolve().parents[2]
 WRITERS = 16
 APPENDS = 40
+POOL, OVERFLOW = 2, 1  # per API process: 16 concurrent clients must queue for 3 connections
 
 
 def test_16_concurrent_audit_writers_keep_one_chain(
@@ -73,8 +74,9 @@ def test_16_concurrent_audit_writers_keep_one_chain(
 @pytest.fixture
 def two_processes(
     tmp_path: Path, pg_app_database: Callable[[], tuple[str, str]]
-) -> Iterator[tuple[str, str, int]]:
-    """``sfd serve --workers 2`` on PostgreSQL (as the app role), queue only."""
+) -> Iterator[tuple[str, str, int, str, str]]:
+    """``sfd serve --workers 2`` on PostgreSQL (as the app role), queue only: the URL, the admin
+    key, the server's pid, the owner's database URL and the app role."""
     owner_url, app_url = pg_app_database()
     port, key = free_port(), "sfd_admin_" + secrets.token_hex(16)
     env = {
@@ -85,6 +87,8 @@ def two_processes(
         "SFD_ADMIN_API_KEY": key,
         "SFD_ADMIN_TENANT": "acme",
         "SFD_RATE_LIMIT": "",
+        "SFD_DATABASE_POOL_SIZE": str(POOL),
+        "SFD_DATABASE_MAX_OVERFLOW": str(OVERFLOW),
     }
     command = [sys.executable, "-c", "from cli.main import app; app()", "serve"]
     log = (tmp_path / "serve.log").open("w")
@@ -108,7 +112,7 @@ def two_processes(
             if server.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError((tmp_path / "serve.log").read_text()[-3000:])
             time.sleep(0.3)
-        yield url, key, server.pid
+            yield url, key, server.pid, owner_url, sa.make_url(app_url).username
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
@@ -129,8 +133,26 @@ def _children(pid: int) -> int:
     return count
 
 
-def test_sfd_serve_with_two_processes_on_postgres(two_processes: tuple[str, str, int]) -> None:
-    url, key, pid = two_processes
+def _peak_connections(owner_url: str, role: str, stop: threading.Event) -> list[int]:
+    """Sample the app role's connections to the database until ``stop``; the samples."""
+    engine = sa.create_engine(owner_url, poolclass=sa.NullPool)
+    query = sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE usename = :role "
+        "AND datname = current_database()"
+    )
+    samples = []
+    with engine.connect() as conn:
+        while not stop.is_set():
+            samples.append(conn.execute(query, {"role": role}).scalar_one())
+            time.sleep(0.05)
+    engine.dispose()
+    return samples
+
+
+def test_sfd_serve_with_two_processes_on_postgres(
+    two_processes: tuple[str, str, int, str, str],
+) -> None:
+    url, key, pid, owner_url, role = two_processes
     assert _children(pid) >= 2
     body = {"model": "digits", "unsafe_concept": "0", "safe_surrogate": "1", "steps": 10}
     headers = {"Authorization": f"Bearer {key}"}
@@ -139,9 +161,16 @@ def test_sfd_serve_with_two_processes_on_postgres(two_processes: tuple[str, str,
         with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
             return [client.post("/v1/jobs", json=body).status_code for _ in range(6)]
 
-    with ThreadPoolExecutor(WRITERS) as pool:
+    stop = threading.Event()
+    with ThreadPoolExecutor(WRITERS + 1) as pool:
+        sampler = pool.submit(_peak_connections, owner_url, role, stop)
         statuses = [s for batch in pool.map(post, range(WRITERS)) for s in batch]
+        stop.set()
+        samples = sampler.result()
     assert statuses == [201] * (WRITERS * 6)
+    # Requests wait for a pooled connection instead of opening more than the settings allow
+    # (SFD_DATABASE_POOL_SIZE + SFD_DATABASE_MAX_OVERFLOW per process).
+    assert samples and max(samples) <= 2 * (POOL + OVERFLOW), max(samples)
     with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
         verified = client.get("/v1/audit/verify", params={"full": "true"}).json()
         events = client.get(
