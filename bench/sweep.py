@@ -67,6 +67,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "cosine0.1_lr3e-4": NEW | {"lr_final": 0.1},
     "cosine0.1_lr1e-3": NEW | {"lr_generator": 1e-3, "lr_fake_score": 1e-3, "lr_final": 0.1},
     "fake2_lr3e-4": NEW | {"fake_score_steps": 2},
+    "fake3_lr3e-4": NEW | {"fake_score_steps": 3},
+    "fake2_alpha_1.0_lr3e-4": NEW | {"fake_score_steps": 2, "alpha": 1.0},
     # shapes: its preset's learning rates (1e-4) kept
     "reg3_lr1e-4": NEW | LR_1E4 | {"regression_weight": 3.0},
     "warm50_lr1e-4": NEW | LR_1E4 | {"warmup_steps": 50},
