@@ -112,7 +112,7 @@ def two_processes(
             if server.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError((tmp_path / "serve.log").read_text()[-3000:])
             time.sleep(0.3)
-            yield url, key, server.pid, owner_url, sa.make_url(app_url).username
+        yield url, key, server.pid, owner_url, sa.make_url(app_url).username
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
