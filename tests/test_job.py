@@ -69,7 +69,9 @@ def test_report_and_artifacts_are_written(job):
     assert (result.out_dir / "samples.png").stat().st_size > 1000
     train_events = [e for e in events if e.phase == "train"]
     assert [e.step for e in train_events] == list(range(1, STEPS + 1))
-    assert {e.phase for e in events} == {"train", "evaluate", "probe", "save"}
+    # 1024 warm-start samples in batches of 256: progress between the teacher's batches first.
+    assert [e.phase for e in events[:3]] == ["warmstart"] * 3
+    assert {e.phase for e in events} == {"warmstart", "train", "evaluate", "probe", "save"}
 
 
 def test_report_carries_the_probes_and_a_verdict(job):

@@ -19,6 +19,11 @@ from sfd_core.launch import RankError, run_distributed
 QUICK = ["--probes", "off", "--eval-samples", "5", "--set", "batch_size=8"]
 
 
+def training(events: list) -> list:
+    """The progress events of training steps."""
+    return [e for e in events if e.phase == "train"]
+
+
 def test_unlearn_on_two_processes_writes_a_loadable_generator(tmp_path):
     out = tmp_path / "out"
     args = ["unlearn", "--model", "digits", "--unsafe", "0", "--surrogate", "1", "--steps", "3"]
@@ -43,15 +48,18 @@ def test_launcher_relays_progress_and_checkpoints_and_stops_the_ranks(tmp_path):
         2,
         tmp_path / "control",
         on_progress=events.append,
-        should_stop=lambda: len(events) >= 2,
+        should_stop=lambda: len(training(events)) >= 2,
         checkpoint_dir=tmp_path / "checkpoint",
         checkpoint_every=1,
         on_checkpoint=checkpoints.append,
     )
     assert result.status == "stopped"
     assert 2 <= result.report["steps_done"] < 50
-    assert [e.step for e in events] == list(range(1, len(events) + 1))
-    assert all(e.phase == "train" and "gen_retain" in e.losses for e in events)
+    trained = training(events)
+    assert [e.step for e in trained] == list(range(1, len(trained) + 1))
+    assert all("gen_retain" in e.losses for e in trained)
+    # 400 warm-start samples: one progress event between the teacher's two batches, first.
+    assert [e.phase for e in events] == ["warmstart"] + ["train"] * len(trained)
     assert checkpoints and checkpoints[-1] == tmp_path / "checkpoint" / "checkpoint.safetensors"
     assert not (tmp_path / "out" / "generator").exists()
 
