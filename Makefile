@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test test-slow lint format bench clean
+
+# The suite runs in parallel processes (pytest-xdist), a file per process at a time: the tests
+# pin torch to one thread each, so two processes use the two cores of the machine CI runs on.
+TEST_WORKERS ?= 2
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +22,11 @@ demo: $(STAMP)
 	$(BIN)/sfd demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# The long runs kept out of the default suite (engine-quality effects, the API fuzzer).
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -82,6 +82,7 @@ def _attack_success(harden: bool) -> dict[str, float]:
     }
 
 
+@pytest.mark.slow  # two 80-step runs and six attacks: about 4.5 minutes on one core
 def test_a_short_hardened_run_resists_the_conditioning_attack_better():
     plain, hardened = _attack_success(False), _attack_success(True)
     mean_plain, mean_hardened = (sum(d.values()) / len(d) for d in (plain, hardened))

@@ -66,9 +66,10 @@ class EmbeddedRunner:
     def __init__(self, settings: Settings, db: Database, poll_seconds: float = 1.0) -> None:
         self.settings, self.db = settings, db
         self.poll_seconds = poll_seconds
-        self._env = settings.to_env(only=JOB_SETTINGS)
+        # The environment each job process runs with: the job settings, and its share of the cores.
+        self.job_env = settings.to_env(only=JOB_SETTINGS)
         threads = threads_per_job(settings.job_threads, settings.embedded_concurrency)
-        self._env["SFD_JOB_THREADS"] = str(threads)
+        self.job_env["SFD_JOB_THREADS"] = str(threads)
         self._context = get_context("spawn")
         self._processes: dict[str, BaseProcess] = {}
         self._wake = threading.Event()
@@ -122,7 +123,7 @@ class EmbeddedRunner:
             )
         for job_id in job_ids:
             process = self._context.Process(
-                target=_job_process, args=(job_id, self._env), name=f"sfd-{job_id}", daemon=True
+                target=_job_process, args=(job_id, self.job_env), name=f"sfd-{job_id}", daemon=True
             )
             process.start()
             self._processes[job_id] = process

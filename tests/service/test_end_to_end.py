@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from sfd_core.generator import OneStepGenerator
-from worker.threads import available_cores, threads_per_job
+from worker.threads import threads_per_job
 
 from .support import ARTIFACTS, Service, finished_job
 
@@ -54,9 +54,9 @@ def test_download_matches_sha256_and_generator_generates(
             (tmp_path / artifact["name"]).write_bytes(response.content)
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["steps"] == 10
-    # The runner shared the cores among its job slots instead of giving each job all of them.
+    # The job ran on the threads its runner gave it (tests/conftest.py sets SFD_JOB_THREADS).
     slots = service.settings.embedded_concurrency
-    assert report["cpu_threads"] == threads_per_job(0, slots) == max(1, available_cores() // slots)
+    assert report["cpu_threads"] == threads_per_job(service.settings.job_threads, slots)
     with tarfile.open(tmp_path / "generator.tar") as archive:  # extracts to generator/
         archive.extractall(tmp_path, filter="data")
     generator = OneStepGenerator.from_pretrained(tmp_path / "generator")

@@ -4,7 +4,6 @@ requests; the queue starts the next job fairly across tenants."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,10 +14,11 @@ import redis
 from api.server import BackgroundServer
 from domain.db import Database
 from domain.jobs import lifecycle, scheduling
+from tests.redis_db import redis_test_url
 
 from .support import Service, assert_problem, start_service, submit, wait_for
 
-REDIS_URL = f"redis://127.0.0.1:6379/{os.environ.get('SFD_TEST_REDIS_DB', '5')}"
+REDIS_URL = redis_test_url()
 LONG = {"steps": 20_000}
 QUOTAS = {
     "big": {"max_queued_jobs": 500},

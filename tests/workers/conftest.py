@@ -4,7 +4,6 @@ and one fleet (the API over HTTP plus two ``sfd worker`` nodes) that the tests s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,12 +12,11 @@ import redis
 from moto.server import ThreadedMotoServer
 
 from api.server import free_port
+from tests.redis_db import redis_test_url
 
 from .fleet import Fleet, create_database, drop_database, fleet_settings, start_fleet
 
-# DB 5 of the shared Redis is this folder's (SFD_TEST_REDIS_DB picks another, so two checkouts
-# can run their suites at once); the benchmark uses 6.
-REDIS_URL = f"redis://127.0.0.1:6379/{os.environ.get('SFD_TEST_REDIS_DB', '5')}"
+REDIS_URL = redis_test_url()
 S3_KEYS = {"s3_access_key": "testing", "s3_secret_key": "testing", "s3_secure": False}
 
 

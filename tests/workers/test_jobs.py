@@ -11,7 +11,7 @@ from minio import Minio
 
 from worker.broker import wake
 from worker.celery_app import create_celery
-from worker.threads import available_cores
+from worker.threads import threads_per_job
 
 from .fleet import ARTIFACTS, Fleet, events, state_changes, submit, wait_for, wait_until_step
 
@@ -52,9 +52,9 @@ def test_submit_run_download_from_s3(fleet: Fleet) -> None:
     }
     prefix = f"fleet/jobs/{job['id']}"
     assert {f"{prefix}/attempt-1/{name}" for name in ("generator.tar", "report.json")} <= keys
-    # One pool process per worker (sfd worker's default): the job had every core, not more.
+    # The job ran on the threads its worker gave it (tests/conftest.py sets SFD_JOB_THREADS).
     report = json.loads(s3.get_object("sfd-workers", f"{prefix}/attempt-1/report.json").read())
-    assert report["cpu_threads"] == available_cores()
+    assert report["cpu_threads"] == threads_per_job(fleet.settings.job_threads, 1)
 
 
 def test_duplicate_deliveries_run_a_job_once(fleet: Fleet) -> None:
