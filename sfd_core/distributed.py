@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +23,19 @@ import torch.distributed as dist
 from torch import Tensor
 
 BUCKET_BYTES = 64 * 2**20  # gradients all-reduced together, at most this many bytes at once
+
+
+class PeerLost(RuntimeError):
+    """A collective failed: another rank is gone or cannot be reached. Not this job's fault: the
+    launcher treats it as a lost rank (the attempt is retried), not as an engine error."""
+
+
+@contextmanager
+def _collective() -> Iterator[None]:
+    try:
+        yield
+    except RuntimeError as exc:  # gloo and NCCL report a closed or broken peer so
+        raise PeerLost(str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -95,7 +109,8 @@ def average_gradients(params: Iterable[torch.nn.Parameter], world: World) -> Non
     grads = [p.grad for p in params if p.grad is not None]
     for bucket in _buckets(grads, BUCKET_BYTES):
         flat = torch.cat([g.reshape(-1) for g in bucket])
-        dist.all_reduce(flat)
+        with _collective():
+            dist.all_reduce(flat)
         flat /= world.size
         for grad, synced in zip(bucket, flat.split([g.numel() for g in bucket]), strict=True):
             grad.copy_(synced.view_as(grad))
@@ -106,7 +121,8 @@ def any_rank(flag: bool, world: World, device: torch.device) -> bool:
     if not world.distributed:
         return flag
     value = torch.tensor([int(flag)], device=device)
-    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    with _collective():
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
     return bool(value.item())
 
 
@@ -115,14 +131,16 @@ def sum_over_ranks(values: list[float], world: World, device: torch.device) -> l
     if not world.distributed:
         return values
     tensor = torch.tensor(values, dtype=torch.float64, device=device)
-    dist.all_reduce(tensor)
+    with _collective():
+        dist.all_reduce(tensor)
     return tensor.tolist()
 
 
 def barrier(world: World) -> None:
     """Wait for every rank."""
     if world.distributed:
-        dist.barrier()
+        with _collective():
+            dist.barrier()
 
 
 def gather_states(local: list[Tensor], world: World, device: torch.device) -> list[Tensor]:
@@ -131,5 +149,6 @@ def gather_states(local: list[Tensor], world: World, device: torch.device) -> li
         return local
     stacked = torch.stack(local).to(device)
     parts = [torch.empty_like(stacked) for _ in range(world.size)]
-    dist.all_gather(parts, stacked)
+    with _collective():
+        dist.all_gather(parts, stacked)
     return [state.cpu() for part in parts for state in part]

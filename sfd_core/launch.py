@@ -118,6 +118,8 @@ def _rank_main(argv: Sequence[str] | None = None) -> int:
         if main:
             control.emit({"type": "result", "status": result.status, "report": result.report})
         return 0
+    except distributed.PeerLost:
+        raise  # no error record: the launcher reads the missing result as a lost rank
     except (ModelLoadError, ForgetSpecError, ConfigError) as exc:
         if main:
             control.emit({"type": "error", "kind": "invalid_request", "message": str(exc)})

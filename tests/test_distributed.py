@@ -146,3 +146,39 @@ def test_shards_split_the_batch_and_shard_zero_keeps_the_seed():
     with pytest.raises(ValueError, match="multiple of the number of ranks"):
         World(0, 2).shards(3)
     assert list(World(1, 2).shards(4)) == [2, 3]
+
+
+def _leaving_rank(rank: int, folder: str) -> None:
+    """Rank 1 leaves at once; rank 0's next all-reduce must say a peer was lost."""
+    from datetime import timedelta
+
+    from sfd_core.distributed import PeerLost, average_gradients
+
+    out = Path(folder)
+    dist.init_process_group(
+        "gloo",
+        init_method=f"file://{out / 'rendezvous'}",
+        rank=rank,
+        world_size=2,
+        timeout=timedelta(seconds=60),
+    )
+    if rank == 1:
+        dist.destroy_process_group()
+        return
+    param = torch.nn.Parameter(torch.ones(4))
+    param.grad = torch.ones(4)
+    try:
+        average_gradients([param], World(0, 2, 0))
+        outcome = "no error"
+    except PeerLost:
+        outcome = "peer lost"
+    except Exception as exc:  # noqa: BLE001 - the test reports what else came
+        outcome = f"{type(exc).__name__}: {exc}"
+    (out / "outcome").write_text(outcome)
+
+
+def test_a_collective_without_its_peer_raises_peer_lost(tmp_path):
+    """A rank that dies mid-run makes the survivors' collectives raise PeerLost, which the
+    launcher reads as a lost rank (a retry), not as the job's engine error."""
+    mp.spawn(_leaving_rank, args=(str(tmp_path),), nprocs=2, join=True)
+    assert (tmp_path / "outcome").read_text() == "peer lost"
