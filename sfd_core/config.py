@@ -73,7 +73,7 @@ class SFDConfig:
     # Warm start (sfd_core.warmup): the first warmup_steps regress the generator onto
     # warmup_pairs samples the teacher draws at the start (forget conditions: the surrogate's);
     # regression_weight keeps that regression in the generator's loss afterwards (DMD-style).
-    # A run makes no more pairs than it can draw (2 * batch_size * steps).
+    # A run makes no more pairs than it can draw (batch_size * (steps + warmup_steps)).
     warmup_steps: int = 0
     warmup_pairs: int = 1024
     regression_weight: float = 1.0

@@ -179,8 +179,9 @@ class SFDTrainer:
 
     def _make_pairs(self, between_chunks: BetweenChunks | None = None) -> TeacherPairs | None:
         cfg = self.config
-        # Never more pairs than the run can draw (a warm-up step draws 2 batches).
-        count = max(2, min(cfg.warmup_pairs, 2 * cfg.batch_size * cfg.steps))
+        # Never more pairs than the run can draw: a batch a step, two a warm-up step.
+        draws = cfg.batch_size * (cfg.steps + min(cfg.warmup_steps, cfg.steps))
+        count = max(2, min(cfg.warmup_pairs, draws))
         return make_pairs(
             self.teacher,
             self.plan,

@@ -220,7 +220,8 @@ def test_resume_inside_and_after_the_warm_start_equals_an_uninterrupted_run(tmp_
 
 
 def test_a_short_run_makes_no_more_pairs_than_it_can_draw():
-    assert len(make_trainer(steps=2, warmup_pairs=1024).pairs) == 2 * 4 * 2
+    assert len(make_trainer(steps=2, warmup_pairs=1024).pairs) == 4 * 2  # batch 4, 2 steps
+    assert len(make_trainer(steps=3, warmup_steps=1, warmup_pairs=1024).pairs) == 4 * (3 + 1)
 
 
 def test_warm_start_settings_are_checked():
@@ -231,7 +232,7 @@ def test_warm_start_settings_are_checked():
 
 
 def test_a_cancel_while_the_teacher_draws_the_warm_start_stops_between_its_batches():
-    trainer = make_trainer(steps=100, warmup_pairs=3 * PAIR_BATCH)
+    trainer = make_trainer(steps=200, warmup_pairs=3 * PAIR_BATCH)  # draws 800 >= 768
     events = []
     polls = iter([False, False, True])  # before the first step, then between the batches
     assert trainer.run(should_stop=lambda: next(polls), on_progress=events.append) is False
