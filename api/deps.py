@@ -29,23 +29,25 @@ class Forbidden(DomainError):
     code = "insufficient_scope"
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in its
+# thread pool, a thread hop (and GIL hand-over) per dependency per request.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     return request.app.state.db
 
 
-def get_storage(request: Request) -> Storage:
+async def get_storage(request: Request) -> Storage:
     return request.app.state.storage
 
 
-def get_runner(request: Request) -> JobRunner:
+async def get_runner(request: Request) -> JobRunner:
     return request.app.state.runner
 
 
-def get_anchoring(request: Request) -> Anchoring:
+async def get_anchoring(request: Request) -> Anchoring:
     return request.app.state.anchoring
 
 
@@ -88,7 +90,7 @@ def current_actor(
 def require(scope: str) -> object:
     """A dependency: the actor, who must hold ``scope`` (``admin`` holds every scope)."""
 
-    def check(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+    async def check(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
         if not actor.has_scope(scope):
             raise Forbidden(f"this API key lacks the {scope!r} scope")
         return actor

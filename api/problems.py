@@ -138,8 +138,9 @@ class UnsupportedMediaType(DomainError):
     code = "unsupported_media_type"
 
 
-def require_json(request: Request) -> None:
-    """A JSON body's route refuses other media types with 415 (no type: read as JSON)."""
+async def require_json(request: Request) -> None:
+    """A JSON body's route refuses other media types with 415 (no type: read as JSON).
+    ``async``: it only reads a header, so it needs no thread-pool hop."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type and content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType(

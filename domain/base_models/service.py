@@ -130,8 +130,6 @@ def get_visible(
     """The tenant's model (by id, or by the name it was registered under) or a bundled one;
     404 for anything else (another tenant's too), 410 for a deleted one. ``lock``: hold a
     shared row lock (PostgreSQL) until the transaction ends."""
-    if model_id in BUNDLED_MODELS:
-        ensure_bundled(session, model_id)
     by_id = select(BaseModelRecord).where(
         BaseModelRecord.id == model_id,
         or_(BaseModelRecord.tenant == tenant, BaseModelRecord.tenant.is_(None)),
@@ -141,7 +139,11 @@ def get_visible(
     )
     if lock:
         by_id, by_name = by_id.with_for_update(read=True), by_name.with_for_update(read=True)
-    model = session.scalar(by_id) or session.scalar(by_name)
+    model = session.scalar(by_id)
+    if model is None and model_id in BUNDLED_MODELS:  # its row is written on first use
+        ensure_bundled(session, model_id)
+        model = session.scalar(by_id)
+    model = model or session.scalar(by_name)
     if model is None:
         raise NotFound(f"no model {model_id!r}", code="model_not_found")
     if model.deleted_at is not None:
