@@ -141,7 +141,7 @@ class Dispatcher:
     def send(self, item: Claimed) -> Outcome:
         """One signed POST; 2xx is success, anything else (or no answer) a failure."""
         try:
-            urls.check_url(item.url, self.settings.webhook_allow_private)
+            target = urls.pin(item.url, self.settings.webhook_allow_private)
         except Invalid as exc:
             return Outcome(False, None, exc.detail)
         now = utcnow()
@@ -154,7 +154,12 @@ class Dispatcher:
             "webhook-signature": signature,
         }
         try:
-            response = self.client.post(item.url, content=item.body, headers=headers)
+            response = self.client.post(
+                target.url,
+                content=item.body,
+                headers=headers | target.headers,
+                extensions=target.extensions,
+            )
         except httpx.HTTPError as exc:
             return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:500])
         if 200 <= response.status_code < 300:
