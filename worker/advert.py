@@ -1,6 +1,8 @@
 """The main worker process advertises its node in the ``workers`` table: from ``worker_ready``
 every ``SFD_WORKER_ADVERT_SECONDS`` (a failing database is logged and tried again at the next
-tick), and the row is deleted at ``worker_shutdown``. No torch here: this is the main process.
+tick), and the row is deleted at ``worker_shutdown``. At each tick it also removes this host's
+cached copies of deleted models (the API removes only its own host's). No torch here: this is
+the main process.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from celery import signals
 
+from domain.base_models import cache
 from domain.db import Database, utcnow
 from domain.periodic import Periodic
 from domain.workers import service as workers
@@ -24,7 +27,8 @@ log = logging.getLogger(__name__)
 
 
 class Advertiser:
-    """Keeps one node's row fresh, on a database engine of the main process's own."""
+    """Keeps one node's row fresh and its model cache free of deleted models, on a database
+    engine of the main process's own."""
 
     def __init__(self, advert: workers.Advert) -> None:
         self.advert = advert
@@ -36,6 +40,10 @@ class Advertiser:
     def _advertise(self) -> None:
         with self.db.session() as session:
             workers.advertise(session, self.advert)
+        with self.db.sessions() as session:
+            evicted = cache.evict_deleted(session, settings)
+        if evicted:
+            log.info("removed the cached copies of deleted models %s", ", ".join(evicted))
 
     def close(self) -> None:
         self.periodic.close()

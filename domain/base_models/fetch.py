@@ -12,6 +12,7 @@ from minio.error import S3Error
 
 from domain import archive
 from domain.base_models import allowlist
+from domain.base_models.cache import cache_path
 from domain.errors import Invalid
 from domain.settings import Settings
 from domain.storage import ObjectNotFound
@@ -19,10 +20,6 @@ from domain.storage.s3 import S3Storage
 from sfd_core.loading import folder_sha256
 
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".zip")
-
-
-def cache_path(settings: Settings, sha256: str) -> Path:
-    return settings.cache_dir / "models" / sha256
 
 
 def staging_dir(settings: Settings) -> Path:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from domain import archive
 from domain.actor import Actor
 from domain.audit import service as audit
-from domain.base_models import allowlist, fetch
+from domain.base_models import allowlist, cache, fetch
 from domain.base_models.models import BaseModelRecord
 from domain.db import Database, utcnow
 from domain.errors import Conflict, Forbidden, Gone, Invalid, NotFound
@@ -300,7 +300,7 @@ def local_ref(settings: Settings, storage: Storage, model: BaseModelRecord) -> s
         return model.source
     if model.source_type == "path":
         return str(fetch.verified(Path(model.source), model.sha256, f"model {model.id}"))
-    cached = fetch.cache_path(settings, model.sha256)
+    cached = cache.cache_path(settings, model.sha256)
     if cached.is_dir():
         return str(cached)
     staging = fetch.staging_dir(settings)
@@ -362,6 +362,6 @@ def delete(
             .where(BaseModelRecord.sha256 == model.sha256, BaseModelRecord.deleted_at.is_(None))
         )
     if not shared:
-        shutil.rmtree(fetch.cache_path(settings, model.sha256), ignore_errors=True)
+        shutil.rmtree(cache.cache_path(settings, model.sha256), ignore_errors=True)
     log.info("model %s deleted", model.id)
     return model

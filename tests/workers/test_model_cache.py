@@ -1,0 +1,64 @@
+"""A deleted model leaves no copy on the worker hosts: a real ``sfd worker`` node with a home
+(and model cache) of its own removes its cached copy of a model deleted through the API, and
+keeps the copies of live models and folders no model names."""
+
+from __future__ import annotations
+
+import tarfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+import torch
+
+from sfd_core.digits.teacher import build_unet, save_teacher
+
+from .fleet import fleet_settings, start_fleet, start_node
+from .test_fleet_adverts import live_workers
+
+
+def upload(client: httpx.Client, folder: Path, seed: int) -> dict:
+    torch.manual_seed(seed)
+    model = folder / f"teacher-{seed}"
+    save_teacher(build_unet(), {"note": "random weights, for tests"}, out=model)
+    archive = folder / f"teacher-{seed}.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(model, arcname=model.name)
+    response = client.post(
+        "/v1/models", content=archive.read_bytes(), headers={"Content-Type": "application/x-tar"}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.mark.timeout(1200)
+def test_a_worker_host_drops_its_copy_of_a_deleted_model(
+    tmp_path: Path, pg_database: Callable[[], str], redis_url: str
+) -> None:
+    settings = fleet_settings(tmp_path, pg_database(), redis_url, worker_advert_seconds=1)
+    fleet = start_fleet(settings, [], tmp_path)
+    node_settings = settings.model_copy(update={"home": tmp_path / "node-home"})
+    try:
+        with fleet.client() as client:
+            deleted, kept = upload(client, tmp_path, 1), upload(client, tmp_path, 2)
+            copies = {
+                m["id"]: node_settings.cache_dir / "models" / m["sha256"] for m in (deleted, kept)
+            }
+            stray = node_settings.cache_dir / "models" / ("0" * 64)
+            for folder in [*copies.values(), stray]:  # as a job's fetch would have left them
+                folder.mkdir(parents=True)
+                (folder / "config.json").write_text("{}")
+            node = start_node(node_settings, "cache", tmp_path, beat=False)
+            fleet.nodes.append(node)
+            assert live_workers(client, timeout=600)
+            assert client.delete(f"/v1/models/{deleted['id']}").status_code == 204
+            deadline = time.monotonic() + 60
+            while copies[deleted["id"]].exists():
+                assert time.monotonic() < deadline, node.text()[-3000:]
+                time.sleep(0.5)
+            assert copies[kept["id"]].is_dir() and stray.is_dir()
+            assert "removed the cached copies of deleted models" in node.text()
+    finally:
+        fleet.stop()
