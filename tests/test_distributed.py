@@ -162,6 +162,7 @@ def _leaving_rank(rank: int, folder: str) -> None:
         world_size=2,
         timeout=timedelta(seconds=60),
     )
+    dist.barrier()  # both ranks fully connected before one leaves
     if rank == 1:
         dist.destroy_process_group()
         return
