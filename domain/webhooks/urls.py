@@ -64,9 +64,7 @@ def _checked_form(url: str) -> httpx.URL:
 def check_url(url: str, allow_private: bool) -> str:
     """``url`` if webhooks may be sent there; :class:`Invalid` (``webhook_url_not_allowed``)
     otherwise."""
-    parsed = _checked_form(url)
-    if not allow_private:
-        _public_addresses(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80))
+    pin(url, allow_private)
     return url
 
 
