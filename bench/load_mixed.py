@@ -12,6 +12,10 @@ phase (``--post-users`` users posting back to back) reports POST /v1/jobs per se
 same saturation run on the single-process SQLite deployment (the embedded defaults) gives the
 ratio. Targets (issue 14): at 300 req/s on 4 processes p99 < 100 ms and no errors; POST
 saturation >= 3x one process's. Run it on a quiet machine with cores for the API and locust.
+
+The mixed phase also reports the CPU each request cost the API processes, PostgreSQL and locust
+(process CPU time over the phase divided by the requests served), and from it the cores the
+offered rate needs: on a machine with fewer, the run measures the cores, not the API.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -30,6 +35,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,6 +119,53 @@ def locust(url: str, env: dict[str, str], users: int, seconds: int, out: Path) -
         return list(csv.DictReader(stats))
 
 
+def cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
+    """User + system CPU seconds of each live process, by pid."""
+    seconds = {}
+    for process in processes:
+        try:
+            times = process.cpu_times()
+            seconds[process.pid] = times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return seconds
+
+
+class CpuMeter:
+    """CPU used by the API's process tree and PostgreSQL's backends between ``start`` and
+    ``stop`` (a backend that started in between counts whole; one that ended is lost)."""
+
+    def __init__(self, api: subprocess.Popen) -> None:
+        self.api = psutil.Process(api.pid)
+
+    def _processes(self) -> dict[str, list[psutil.Process]]:
+        postgres = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+        return {"api": [self.api, *self.api.children(recursive=True)], "postgres": postgres}
+
+    def start(self) -> None:
+        self.before = {name: cpu_seconds(ps) for name, ps in self._processes().items()}
+
+    def stop(self) -> dict[str, float]:
+        used = {}
+        for name, processes in self._processes().items():
+            now, before = cpu_seconds(processes), self.before[name]
+            used[name] = sum(total - before.get(pid, 0.0) for pid, total in now.items())
+        return used
+
+
+def cpu_report(used: dict[str, float], requests: int, rate: int) -> dict[str, object]:
+    """CPU ms per served request by part, and the cores ``rate`` requests/s would keep busy."""
+    per_request = {
+        name: round(1000 * seconds / max(requests, 1), 2) for name, seconds in used.items()
+    }
+    total_ms = sum(per_request.values())
+    return {
+        "cpu_ms_per_request": per_request | {"total": round(total_ms, 2)},
+        "cores_needed_at_target": round(total_ms * rate / 1000, 2),
+        "cores_here": os.cpu_count(),
+    }
+
+
 def summary(rows: list[dict], seconds: int) -> dict[str, object]:
     out: dict[str, object] = {}
     for row in rows:
@@ -160,7 +213,17 @@ def main() -> None:
             port = free_port()
             url = f"http://127.0.0.1:{port}"
             api = start_api(Path(tmp) / "pg", database, args.workers, port, key)
-            mixed = locust(url, load_env(url, key), args.rate, args.seconds, Path(tmp) / "mixed")
+            env = load_env(url, key)
+            meter = CpuMeter(api)
+            meter.start()
+            locust_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            mixed = locust(url, env, args.rate, args.seconds, Path(tmp) / "mixed")
+            locust_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            used = meter.stop() | {
+                "locust": (locust_after.ru_utime + locust_after.ru_stime)
+                - (locust_before.ru_utime + locust_before.ru_stime)
+            }
+            routes = summary(mixed, args.seconds)
             print(
                 json.dumps(
                     {
@@ -168,7 +231,8 @@ def main() -> None:
                         "workers": args.workers,
                         "target_rps": args.rate,
                         "seconds": args.seconds,
-                        "routes": summary(mixed, args.seconds),
+                        "routes": routes,
+                        **cpu_report(used, routes["Aggregated"]["requests"], args.rate),
                     }
                 ),
                 flush=True,
