@@ -174,7 +174,8 @@ class SFDTrainer:
         """The teacher's (noise, sample) pairs for the warm start, drawn on first use."""
         if self._pairs is None:
             self._pairs = self._make_pairs()
-        assert self._pairs is not None
+        if self._pairs is None:  # only a stop between the teacher's batches leaves none
+            raise RuntimeError("the warm-start pairs were not drawn")
         return self._pairs
 
     def _make_pairs(self, between_chunks: BetweenChunks | None = None) -> TeacherPairs | None:
