@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from few_step import ChainGenerator, FewStepTrainer
 
 from sfd_core.conditions import ForgetSpec
 from sfd_core.config import SFDConfig
@@ -72,6 +73,14 @@ SETTINGS: dict[str, dict[str, Any]] = {
     # shapes: its preset's learning rates (1e-4) kept
     "reg3_lr1e-4": NEW | LR_1E4 | {"regression_weight": 3.0},
     "warm50_lr1e-4": NEW | LR_1E4 | {"warmup_steps": 50},
+    # few-step generators (bench/few_step.py), the defaults otherwise; CHAINS has their levels
+    "two_step_0.8": {},
+    "three_step_1.2_0.5": {},
+}
+# Noise levels of the few-step settings' chains (the first is sigma_init).
+CHAINS: dict[str, tuple[float, ...]] = {
+    "two_step_0.8": (2.5, 0.8),
+    "three_step_1.2_0.5": (2.5, 1.2, 0.5),
 }
 
 
@@ -134,7 +143,13 @@ def run_setting(
     config = SFDConfig.from_overrides(SETTINGS[name], **{**preset, "steps": steps})
     teacher.configure(config)
     scorer = Scorer(model, teacher, plan, spec, config)
-    trainer = SFDTrainer(teacher.denoiser, plan, config, teacher.sample_shape, seed=seed)
+    chain = CHAINS.get(name)
+    if chain is None:
+        trainer = SFDTrainer(teacher.denoiser, plan, config, teacher.sample_shape, seed=seed)
+    else:
+        trainer = FewStepTrainer(
+            teacher.denoiser, plan, config, teacher.sample_shape, seed=seed, sigmas=chain
+        )
     cpu = wall = 0.0
     curve = []
     for target in sorted({c for c in checkpoints if c <= steps} | {steps}):
@@ -144,12 +159,14 @@ def run_setting(
         cpu += time.process_time() - cpu0
         wall += time.monotonic() - wall0
         point = {"step": target, "cpu_seconds": round(cpu, 1), "wall_seconds": round(wall, 1)}
-        curve.append(point | scorer(trainer.ema))
+        scored = trainer.ema if chain is None else ChainGenerator(trainer.ema, chain)
+        curve.append(point | scorer(scored))
         print(json.dumps({"setting": name, **curve[-1]}), flush=True)
         yield {
             "model": model,
             "setting": name,
             "overrides": SETTINGS[name],
+            "sampling_sigmas": list(chain or [config.sigma_init]),
             "config": config.to_dict(),
             "seed": seed,
             "threads": torch.get_num_threads(),
