@@ -28,11 +28,11 @@ log = logging.getLogger(__name__)
 
 class Advertiser:
     """Keeps one node's row fresh and its model cache free of deleted models, on a database
-    engine of the main process's own."""
+    engine of the main process's own (one connection: its sessions take turns on one thread)."""
 
     def __init__(self, advert: workers.Advert) -> None:
         self.advert = advert
-        self.db = Database(settings.resolved_database_url)
+        self.db = Database(settings.resolved_database_url, pool_size=1, max_overflow=0)
         self.periodic = Periodic(
             "sfd-worker-advert", self._advertise, settings.worker_advert_seconds
         )
