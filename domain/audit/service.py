@@ -49,7 +49,10 @@ def record(
     tenant: str | None = None,
 ) -> AuditEvent:
     """Append one event in the caller's transaction; appends are serialised by the head row.
-    It goes to the log of ``tenant`` (default: the actor's), the tenant the action touches."""
+    It goes to the log of ``tenant`` (default: the actor's), the tenant the action touches.
+    The caller's pending rows are written first, so the head row stays locked (until the
+    commit) for as few statements as possible."""
+    session.flush()
     seq, prev_hash = session.execute(
         update(AuditHead)
         .where(AuditHead.id == HEAD_ID)
