@@ -11,7 +11,7 @@ distribution. The warm start's regression stays on the first step.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -28,6 +28,19 @@ def renoise_and_denoise(
     return generator(x + sigma * noise, level, cond)
 
 
+def later_steps(
+    generator: Denoiser,
+    images: Tensor,
+    cond: Tensor,
+    levels: Sequence[float],
+    randn: Callable[[torch.Size], Tensor],
+) -> Tensor:
+    """The chain's steps at ``levels`` after the first, each with fresh noise from ``randn``."""
+    for level in levels:
+        images = renoise_and_denoise(generator, images, cond, level, randn(images.shape))
+    return images
+
+
 class ChainGenerator(nn.Module):
     """A generator sampled in ``len(sigmas)`` steps, called like a one-step generator
     (``one_step_generate(chain, z, c, sigmas[0])``) so the job report scores it unchanged.
@@ -38,12 +51,14 @@ class ChainGenerator(nn.Module):
         self.generator, self.sigmas, self.seed = generator, list(sigmas), seed
 
     def forward(self, x: Tensor, sigma: Tensor, cond: Tensor) -> Tensor:
-        images = self.generator(x, sigma, cond)
         rng = torch.Generator().manual_seed(self.seed)
-        for level in self.sigmas[1:]:
-            noise = torch.randn(images.shape, generator=rng).to(images.device)
-            images = renoise_and_denoise(self.generator, images, cond, level, noise)
-        return images
+
+        def randn(shape: torch.Size) -> Tensor:
+            return torch.randn(shape, generator=rng).to(x.device)
+
+        return later_steps(
+            self.generator, self.generator(x, sigma, cond), cond, self.sigmas[1:], randn
+        )
 
 
 class FewStepTrainer(SFDTrainer):
@@ -61,6 +76,7 @@ class FewStepTrainer(SFDTrainer):
             return one_step_generate(generator, self._randn(n), cond, self.sigmas[0])
         with torch.no_grad():
             images = one_step_generate(generator, self._randn(n), cond, self.sigmas[0])
-            for level in self.sigmas[1:last]:
-                images = renoise_and_denoise(generator, images, cond, level, self._randn(n))
+            images = later_steps(
+                generator, images, cond, self.sigmas[1:last], lambda _: self._randn(n)
+            )
         return renoise_and_denoise(generator, images, cond, self.sigmas[last], self._randn(n))

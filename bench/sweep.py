@@ -73,15 +73,14 @@ SETTINGS: dict[str, dict[str, Any]] = {
     # shapes: its preset's learning rates (1e-4) kept
     "reg3_lr1e-4": NEW | LR_1E4 | {"regression_weight": 3.0},
     "warm50_lr1e-4": NEW | LR_1E4 | {"warmup_steps": 50},
-    # few-step generators (bench/few_step.py), the defaults otherwise; CHAINS has their levels
-    "two_step_0.8": {},
-    "three_step_1.2_0.5": {},
 }
-# Noise levels of the few-step settings' chains (the first is sigma_init).
+# Few-step generators (bench/few_step.py) at the defaults: their chains' noise levels (the first
+# is sigma_init).
 CHAINS: dict[str, tuple[float, ...]] = {
     "two_step_0.8": (2.5, 0.8),
     "three_step_1.2_0.5": (2.5, 1.2, 0.5),
 }
+SETTINGS |= {name: {} for name in CHAINS}
 
 
 class Scorer:
