@@ -356,12 +356,7 @@ def delete(
             model.id,
             {"sha256": model.sha256, "source_type": model.source_type, "archive_deleted": stored},
         )
-        shared = session.scalar(
-            select(func.count())
-            .select_from(BaseModelRecord)
-            .where(BaseModelRecord.sha256 == model.sha256, BaseModelRecord.deleted_at.is_(None))
-        )
-    if not shared:
-        shutil.rmtree(cache.cache_path(settings, model.sha256), ignore_errors=True)
+    with db.sessions() as session:  # the same sweep the workers run on their hosts
+        cache.evict_deleted(session, settings)
     log.info("model %s deleted", model.id)
     return model

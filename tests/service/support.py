@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,26 @@ def upload_teacher(client: httpx.Client, teacher_tar: Path) -> dict:
         "/v1/models",
         content=teacher_tar.read_bytes(),
         headers={"Content-Type": "application/x-tar"},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def upload_new_teacher(client: httpx.Client, folder: Path, seed: int) -> dict:
+    """Upload a digits-architecture teacher with random weights of its own (``seed``), so no
+    other test's model shares its sha256."""
+    import torch
+
+    from sfd_core.digits.teacher import build_unet, save_teacher
+
+    torch.manual_seed(seed)
+    model = folder / f"teacher-{seed}"
+    save_teacher(build_unet(), {"note": "random weights, for tests"}, out=model)
+    archive = folder / f"teacher-{seed}.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(model, arcname=model.name)
+    response = client.post(
+        "/v1/models", content=archive.read_bytes(), headers={"Content-Type": "application/x-tar"}
     )
     assert response.status_code == 201, response.text
     return response.json()

@@ -20,7 +20,7 @@ from domain.db import Database, utcnow
 from domain.storage import ObjectNotFound, open_storage
 from tests.dashboard.conftest import sign_in
 
-from .support import Service, assert_problem, start_service, submit, wait_for
+from .support import Service, assert_problem, start_service, submit, upload_new_teacher, wait_for
 
 QUICK = {"steps": 3, "eval_samples_per_class": 2, "probes": "off"}
 
@@ -153,6 +153,15 @@ def test_deleting_a_model(service: Service, teacher_tar: Path) -> None:
         again = upload_teacher_named(client, teacher_tar, name)  # the name is free again
         assert again["id"] != model["id"]
         assert_problem(client.delete("/v1/models/digits"), 403, "model_not_deletable")
+
+
+def test_deleting_a_model_removes_this_hosts_copy(service: Service, tmp_path: Path) -> None:
+    with service.client() as client:
+        model = upload_new_teacher(client, tmp_path, time.time_ns() % 2**31)
+        copy = service.settings.cache_dir / "models" / model["sha256"]
+        copy.mkdir(parents=True, exist_ok=True)  # the upload or a job's fetch leaves it
+        assert client.delete(f"/v1/models/{model['id']}").status_code == 204
+    assert not copy.exists()
 
 
 def upload_teacher_named(client: httpx.Client, teacher_tar: Path, name: str) -> dict:

@@ -4,33 +4,16 @@ keeps the copies of live models and folders no model names."""
 
 from __future__ import annotations
 
-import tarfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
-import torch
 
-from sfd_core.digits.teacher import build_unet, save_teacher
+from tests.service.support import upload_new_teacher
 
 from .fleet import fleet_settings, start_fleet, start_node
 from .test_fleet_adverts import live_workers
-
-
-def upload(client: httpx.Client, folder: Path, seed: int) -> dict:
-    torch.manual_seed(seed)
-    model = folder / f"teacher-{seed}"
-    save_teacher(build_unet(), {"note": "random weights, for tests"}, out=model)
-    archive = folder / f"teacher-{seed}.tar"
-    with tarfile.open(archive, "w") as tar:
-        tar.add(model, arcname=model.name)
-    response = client.post(
-        "/v1/models", content=archive.read_bytes(), headers={"Content-Type": "application/x-tar"}
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 @pytest.mark.timeout(1200)
@@ -42,7 +25,8 @@ def test_a_worker_host_drops_its_copy_of_a_deleted_model(
     node_settings = settings.model_copy(update={"home": tmp_path / "node-home"})
     try:
         with fleet.client() as client:
-            deleted, kept = upload(client, tmp_path, 1), upload(client, tmp_path, 2)
+            deleted = upload_new_teacher(client, tmp_path, 1)
+            kept = upload_new_teacher(client, tmp_path, 2)
             copies = {
                 m["id"]: node_settings.cache_dir / "models" / m["sha256"] for m in (deleted, kept)
             }
