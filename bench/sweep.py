@@ -28,7 +28,7 @@ from sfd_core.conditions import ForgetSpec
 from sfd_core.config import SFDConfig
 from sfd_core.denoisers import Denoiser
 from sfd_core.evaluation.report import evaluate_job
-from sfd_core.job import MODEL_PRESETS
+from sfd_core.job import MODEL_PRESETS, WARM_START_SHARE, job_defaults
 from sfd_core.loading import load_teacher
 from sfd_core.teachers import Teacher
 from sfd_core.text.evaluate import one_step_images, teacher_images
@@ -49,6 +49,8 @@ NEW = {"lr_generator": 3e-4, "lr_fake_score": 3e-4, "regression_weight": 1.0}
 LR_1E4 = {"lr_generator": 1e-4, "lr_fake_score": 1e-4}
 SETTINGS: dict[str, dict[str, Any]] = {
     "default": {},
+    # The defaults before the long warm start (SFD's loss from the first step)
+    "sfd_from_step_one": NEW | {"warmup_steps": 0, "warmup_pairs": 1024},
     "old_default": OLD,
     "lr_fake_3x": OLD | {"lr_fake_score": 3e-4},
     "reg1": OLD | {"regression_weight": 1.0},
@@ -70,9 +72,18 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "fake2_lr3e-4": NEW | {"fake_score_steps": 2},
     "fake3_lr3e-4": NEW | {"fake_score_steps": 3},
     "fake2_alpha_1.0_lr3e-4": NEW | {"fake_score_steps": 2, "alpha": 1.0},
+    "no_clip_lr3e-4": NEW | {"grad_clip": 1e6},
+    # A long warm start (regression only; run with --steps 1400 for 400 SFD steps after it)
+    "warm1000_pairs4096": NEW | {"warmup_steps": 1000, "warmup_pairs": 4096},
+    "warm1000_pairs8192": NEW | {"warmup_steps": 1000, "warmup_pairs": 8192},
+    "warm2000_pairs4096": NEW | {"warmup_steps": 2000, "warmup_pairs": 4096},
+    "warm360_pairs4096": NEW | {"warmup_steps": 360, "warmup_pairs": 4096},
+    "warm360_pairs2048": NEW | {"warmup_steps": 360, "warmup_pairs": 2048},
     # shapes: its preset's learning rates (1e-4) kept
     "reg3_lr1e-4": NEW | LR_1E4 | {"regression_weight": 3.0},
     "warm50_lr1e-4": NEW | LR_1E4 | {"warmup_steps": 50},
+    "sigma_init_1.5_lr1e-4": NEW | LR_1E4 | {"sigma_init": 1.5},
+    "sigma_init_1.0_lr1e-4": NEW | LR_1E4 | {"sigma_init": 1.0},
 }
 # Few-step generators (bench/few_step.py) at the defaults: their chains' noise levels (the first
 # is sigma_init).
@@ -138,8 +149,8 @@ def run_setting(
     teacher = load_teacher(model)
     spec = ForgetSpec.create(*PAIRS[model])
     plan = teacher.plan(spec)
-    preset = MODEL_PRESETS.get(model, {})  # what a job on this model starts from
-    config = SFDConfig.from_overrides(SETTINGS[name], **{**preset, "steps": steps})
+    overrides = SETTINGS[name]  # over what a job on this model starts from
+    config = SFDConfig.from_overrides(overrides, **job_defaults(model, steps, overrides))
     teacher.configure(config)
     scorer = Scorer(model, teacher, plan, spec, config)
     chain = CHAINS.get(name)
@@ -184,6 +195,12 @@ def _final(result: dict) -> dict:
     return result["curve"][-1]
 
 
+def _label(result: dict) -> str:
+    """The setting's name, and its seed where it is not the sweep's seed 0."""
+    seed = result["seed"]
+    return result["setting"] if seed == 0 else f"{result['setting']} (seed {seed})"
+
+
 def write_report(out: Path) -> None:
     """Rebuild ``sweep.md`` and one PNG per model from every stored setting."""
     import matplotlib
@@ -194,12 +211,12 @@ def write_report(out: Path) -> None:
     lines = [
         "# SFD settings sweep",
         "",
-        "Produced by `bench/sweep.py` (see its docstring). Each row: one setting, seed 0, one "
-        "thread; its values that differ from the engine's defaults now (the full config is in "
-        "its JSON); figures of the EMA generator at the last checkpoint. FD ratio and diversity "
-        "ratio are over the teacher's (18-step Heun, same evaluator and seeds). CPU s: this "
-        "process's training CPU seconds (evaluation excluded; on a busy shared machine CPU "
-        "seconds run up to 2x a quiet machine's). The plots show every checkpoint.",
+        "Produced by `bench/sweep.py` (see its docstring). Each row: one setting, seed 0 unless "
+        "named, one thread; its values that differ from the engine's defaults now (the full "
+        "config is in its JSON); figures of the EMA generator at the last checkpoint. FD ratio "
+        "and diversity ratio are over the teacher's (18-step Heun, same evaluator and seeds). "
+        "CPU s: this process's training CPU seconds (evaluation excluded; on a busy shared "
+        "machine CPU seconds run up to 2x a quiet machine's). The plots show every checkpoint.",
     ]
     for model_dir in sorted((out / "sweep").glob("*")):
         results = [json.loads(p.read_text()) for p in sorted(model_dir.glob("*.json"))]
@@ -214,7 +231,9 @@ def write_report(out: Path) -> None:
             f"Teacher: retained FD {teacher['retained_fd']:.2f}, diversity "
             f"{teacher['diversity']:.3f}, retained accuracy {teacher['retained_accuracy']:.3f}. "
             "A job on this model starts from the defaults with "
-            f"`{json.dumps(MODEL_PRESETS[model])}` (`sfd_core/job.py`).",
+            f"`{json.dumps(MODEL_PRESETS[model])}` and spends a share of "
+            f"{WARM_START_SHARE.get(model, 0.0)} of its steps on the warm start "
+            "(`sfd_core/job.py`).",
             "",
             "| setting | differs from the defaults | steps | CPU s | forget | surrogate | "
             "retained acc | retained FD | FD ratio | diversity ratio |",
@@ -224,7 +243,7 @@ def write_report(out: Path) -> None:
         for r in results:
             f = _final(r)
             lines.append(
-                f"| {r['setting']} | `{json.dumps(_changed(r['config']))}` | {f['step']} | "
+                f"| {_label(r)} | `{json.dumps(_changed(r['config']))}` | {f['step']} | "
                 f"{f['cpu_seconds']:.0f} | {f['forget_rate']:.3f} | {f['surrogate_rate']:.3f} | "
                 f"{f['retained_accuracy']:.3f} | {f['retained_fd']:.2f} | "
                 f"{f['retained_fd'] / teacher['retained_fd']:.2f} | "
@@ -237,13 +256,13 @@ def write_report(out: Path) -> None:
                 x,
                 [p["retained_fd"] / teacher["retained_fd"] for p in r["curve"]],
                 marker="o",
-                label=r["setting"],
+                label=_label(r),
             )
             axes[1].plot(
                 x,
                 [p["diversity"] / teacher["diversity"] for p in r["curve"]],
                 marker="o",
-                label=r["setting"],
+                label=_label(r),
             )
         axes[0].set(xlabel="training CPU seconds", ylabel="retained FD / teacher's", yscale="log")
         axes[1].set(xlabel="training CPU seconds", ylabel="diversity / teacher's")
@@ -276,7 +295,8 @@ def main() -> None:
             if name not in SETTINGS:
                 parser.error(f"unknown setting {name!r}")
             for result in run_setting(args.model, name, args.steps, checkpoints, args.seed):
-                (folder / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+                stem = name if args.seed == 0 else f"{name}_seed{args.seed}"
+                (folder / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
     write_report(args.out)
 
 

@@ -39,7 +39,7 @@ def test_unlearn_on_two_processes_writes_a_loadable_generator(tmp_path):
 def test_launcher_relays_progress_and_checkpoints_and_stops_the_ranks(tmp_path):
     request = UnlearnRequest(
         model="digits", unsafe=["0"], surrogate="1", steps=100, probes="off",
-        hyperparameters={"batch_size": 4},
+        hyperparameters={"batch_size": 4, "warmup_steps": 0},  # SFD from the first step
     )  # fmt: skip
     events, checkpoints = [], []
     result = run_distributed(
