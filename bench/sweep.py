@@ -82,6 +82,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
     # shapes: its preset's learning rates (1e-4) kept
     "reg3_lr1e-4": NEW | LR_1E4 | {"regression_weight": 3.0},
     "warm50_lr1e-4": NEW | LR_1E4 | {"warmup_steps": 50},
+    "warm300_lr1e-4": NEW | LR_1E4 | {"warmup_steps": 300},
+    "warm300_lr3e-4": NEW | {"warmup_steps": 300},
     "sigma_init_1.5_lr1e-4": NEW | LR_1E4 | {"sigma_init": 1.5},
     "sigma_init_1.0_lr1e-4": NEW | LR_1E4 | {"sigma_init": 1.0},
 }

@@ -42,11 +42,12 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
     "shapes": {"lr_generator": 1e-4, "lr_fake_score": 1e-4},
 }
 # The share of a job's steps spent on the regression-only warm start (sfd_core.warmup) before
-# SFD's loss takes over; a warm-start step costs about a fifth of an SFD step. digits: 360
+# SFD's loss takes over; a warm-start step costs a fifth of an SFD step or less. digits: 360
 # warm-start steps and 40 SFD steps reach a lower retained FD in 89 CPU s than 400 SFD steps
-# in 213 (docs/FIDELITY.md). Hardened jobs keep every step for SFD: the adversarial pool
-# trains in SFD steps only.
-WARM_START_SHARE: dict[str, float] = {"digits": 0.9}
+# in 213; shapes: 300 + 100 reach FD 29.5 in 549 CPU s, 200 SFD steps 60.8 in 686
+# (docs/FIDELITY.md). Hardened jobs keep every step for SFD: the adversarial pool trains in
+# SFD steps only.
+WARM_START_SHARE: dict[str, float] = {"digits": 0.9, "shapes": 0.75}
 
 
 def job_defaults(
