@@ -69,9 +69,21 @@ def test_report_and_artifacts_are_written(job):
     assert (result.out_dir / "samples.png").stat().st_size > 1000
     train_events = [e for e in events if e.phase == "train"]
     assert [e.step for e in train_events] == list(range(1, STEPS + 1))
-    # 1024 warm-start samples in batches of 256: progress between the teacher's batches first.
+    # 2048 warm-start samples in batches of 256: progress between the teacher's batches first.
     assert [e.phase for e in events[:3]] == ["warmstart"] * 3
     assert {e.phase for e in events} == {"warmstart", "train", "evaluate", "probe", "save"}
+
+
+def test_a_job_spends_its_models_warm_start_share_unless_hardened_or_told_otherwise():
+    def config(model: str = "digits", **hyperparameters) -> SFDConfig:
+        request = UnlearnRequest(model, ["0"], steps=400, hyperparameters=hyperparameters)
+        return request.config()
+
+    assert (config().warmup_steps, config().warmup_pairs) == (360, 2048)
+    assert config("shapes").warmup_steps == 300
+    assert config(harden=True).warmup_steps == 0  # the adversarial pool needs SFD steps
+    assert config(warmup_steps=7).warmup_steps == 7
+    assert config("/models/a-users-teacher").warmup_steps == 0
 
 
 def test_report_carries_the_probes_and_a_verdict(job):
