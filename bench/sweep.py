@@ -73,6 +73,9 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "fake3_lr3e-4": NEW | {"fake_score_steps": 3},
     "fake2_alpha_1.0_lr3e-4": NEW | {"fake_score_steps": 2, "alpha": 1.0},
     "no_clip_lr3e-4": NEW | {"grad_clip": 1e6},
+    # The warm start's regression alone, never SFD's loss (run with --steps 2000 / 400): how
+    # close can the one-step network come to the teacher at all?
+    "regression_only_pairs8192": NEW | {"warmup_steps": 2000, "warmup_pairs": 8192},
     # A long warm start (regression only; run with --steps 1400 for 400 SFD steps after it)
     "warm1000_pairs4096": NEW | {"warmup_steps": 1000, "warmup_pairs": 4096},
     "warm1000_pairs8192": NEW | {"warmup_steps": 1000, "warmup_pairs": 8192},
@@ -84,6 +87,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "warm50_lr1e-4": NEW | LR_1E4 | {"warmup_steps": 50},
     "warm300_lr1e-4": NEW | LR_1E4 | {"warmup_steps": 300},
     "warm300_lr3e-4": NEW | {"warmup_steps": 300},
+    "regression_only_lr3e-4": NEW | {"warmup_steps": 400},
     "sigma_init_1.5_lr1e-4": NEW | LR_1E4 | {"sigma_init": 1.5},
     "sigma_init_1.0_lr1e-4": NEW | LR_1E4 | {"sigma_init": 1.0},
 }
