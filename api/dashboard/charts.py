@@ -87,16 +87,19 @@ def line_chart(series: list[Series], *, x_label: str, y_label: str, title: str) 
     legend_x = LEFT
     for index, item in enumerate(series):
         color = PALETTE[index % len(PALETTE)]
-        points = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in item.points)
-        parts.append(
-            f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="2" '
-            'stroke-linejoin="round" stroke-linecap="round"/>'
-        )
+        parts.append(f'<g class="series" data-series="{escape(item.name)}">')
+        if len(item.points) > 1:  # a line through one point has no extent: its marker shows it
+            points = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in item.points)
+            parts.append(
+                f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="2" '
+                'stroke-linejoin="round" stroke-linecap="round"/>'
+            )
         if len(item.points) <= MARKERS_UP_TO:
             parts.extend(
                 f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="2.5" fill="{color}"/>'
                 for x, y in item.points
             )
+        parts.append("</g>")
         parts.append(
             f'<rect x="{legend_x}" y="10" width="12" height="4" rx="1" fill="{color}"/>'
             f'<text x="{legend_x + 17}" y="16" class="legend">{escape(item.name)}</text>'

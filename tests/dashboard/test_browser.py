@@ -66,7 +66,7 @@ def test_compliance_officer_walkthrough(
     grid = page.locator("#samples-grid")
     expect(grid).to_be_visible()
     assert grid.evaluate("img => img.complete && img.naturalWidth > 0")
-    expect(page.locator("svg.chart polyline").first).to_be_visible()
+    expect(page.locator("svg.chart g.series").first).to_be_visible()
     expect(page.locator("#artifacts-table")).to_contain_text("generator.tar")
     shot("02-job-succeeded")
 

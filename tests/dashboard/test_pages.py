@@ -143,7 +143,7 @@ def test_succeeded_job_page(dashboard: Dashboard, officer: httpx.Client) -> None
         "generator.tar",
         "report.json",
         "<svg",
-        "<polyline",
+        'class="series"',
         "Training losses",
         "queued → running",
         "running → succeeded",
