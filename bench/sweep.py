@@ -87,6 +87,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "warm50_lr1e-4": NEW | LR_1E4 | {"warmup_steps": 50},
     "warm300_lr1e-4": NEW | LR_1E4 | {"warmup_steps": 300},
     "warm300_lr3e-4": NEW | {"warmup_steps": 300},
+    "warm350_lr1e-4": NEW | LR_1E4 | {"warmup_steps": 350},
+    "warm300_lr1e-4_reg3": NEW | LR_1E4 | {"warmup_steps": 300, "regression_weight": 3.0},
     "regression_only_lr3e-4": NEW | {"warmup_steps": 400},
     "sigma_init_1.5_lr1e-4": NEW | LR_1E4 | {"sigma_init": 1.5},
     "sigma_init_1.0_lr1e-4": NEW | LR_1E4 | {"sigma_init": 1.0},
@@ -148,10 +150,11 @@ class Scorer:
 
 
 def run_setting(
-    model: str, name: str, steps: int, checkpoints: list[int], seed: int
+    model: str, name: str, steps: int, checkpoints: list[int], seed: int, raw: bool = False
 ) -> Iterator[dict]:
-    """Train one setting to ``steps``, scoring the EMA generator at each checkpoint; yields the
-    result so far after each (an interrupted run keeps its checkpoints)."""
+    """Train one setting to ``steps``, scoring the EMA generator at each checkpoint (and with
+    ``raw`` the trained generator itself, as ``raw_*``); yields the result so far after each (an
+    interrupted run keeps its checkpoints)."""
     teacher = load_teacher(model)
     spec = ForgetSpec.create(*PAIRS[model])
     plan = teacher.plan(spec)
@@ -175,8 +178,11 @@ def run_setting(
         cpu += time.process_time() - cpu0
         wall += time.monotonic() - wall0
         point = {"step": target, "cpu_seconds": round(cpu, 1), "wall_seconds": round(wall, 1)}
-        scored = trainer.ema if chain is None else ChainGenerator(trainer.ema, chain)
-        curve.append(point | scorer(scored))
+        networks = {"": trainer.ema} | ({"raw_": trainer.generator} if raw else {})
+        for prefix, network in networks.items():
+            scored = network if chain is None else ChainGenerator(network, chain)
+            point |= {prefix + key: value for key, value in scorer(scored).items()}
+        curve.append(point)
         print(json.dumps({"setting": name, **curve[-1]}), flush=True)
         yield {
             "model": model,
@@ -291,6 +297,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument(
+        "--raw", action="store_true", help="also score the trained generator, not only its EMA"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if not args.report_only:
@@ -300,7 +309,9 @@ def main() -> None:
         for name in args.settings.split(","):
             if name not in SETTINGS:
                 parser.error(f"unknown setting {name!r}")
-            for result in run_setting(args.model, name, args.steps, checkpoints, args.seed):
+            for result in run_setting(
+                args.model, name, args.steps, checkpoints, args.seed, args.raw
+            ):
                 stem = name if args.seed == 0 else f"{name}_seed{args.seed}"
                 (folder / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
     write_report(args.out)
