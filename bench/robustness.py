@@ -3,7 +3,7 @@
     .venv/bin/python bench/robustness.py [--methods sfd,hardened,reference,swap,esd,sa,salun,
         ca,retrain,teacher]
         [--steps 400] [--budget full] [--seed 0] [--out bench/results] [--write-references]
-        [--report-only] [--smoke]
+        [--report-only] [--batch-size N] [--hyperparameters JSON]
 
 One-step methods (``sfd``, ``hardened``, ``reference``) run through the real engine
 (``run_unlearning``) and are probed with the ``--budget`` probe budget. ``reference`` is plain
@@ -87,13 +87,12 @@ def multistep_budget(budget: ProbeBudget) -> ProbeBudget:
 
 
 def run_one_step(
-    method: str, model: str, steps: int, budget: str, seed: int, batch_size: int | None
+    method: str, model: str, steps: int, budget: str, seed: int, extra: dict[str, Any]
 ) -> dict[str, Any]:
-    """Distil with the engine (probes included) and keep the report's figures."""
+    """Distil with the engine (probes included; ``extra`` over the job's hyperparameters) and
+    keep the report's figures."""
     unsafe, surrogate = PAIRS[model]
-    hyperparameters: dict[str, Any] = {"harden": True} if method == "hardened" else {}
-    if batch_size is not None:
-        hyperparameters["batch_size"] = batch_size
+    hyperparameters = ({"harden": True} if method == "hardened" else {}) | extra
     request = UnlearnRequest(
         model=str(REFERENCE_TEACHER) if method == "reference" else model,
         unsafe=[unsafe],
@@ -291,6 +290,12 @@ def main() -> None:
     parser.add_argument("--model", default="digits", choices=sorted(PAIRS))
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--batch-size", type=int, help="SFD batch size (default: the engine's)")
+    parser.add_argument(
+        "--hyperparameters",
+        type=json.loads,
+        default={},
+        help="JSON over each one-step job's hyperparameters, e.g. '{\"warmup_steps\": 360}'",
+    )
     parser.add_argument("--budget", default="full", choices=sorted(PROBE_BUDGETS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
@@ -307,9 +312,11 @@ def main() -> None:
                 sys.exit(f"unknown method {method!r}; choose from {', '.join(LABELS)}")
             started = cpu_seconds()
             if method in ONE_STEP:
-                result = run_one_step(
-                    method, args.model, args.steps, args.budget, args.seed, args.batch_size
+                extra = args.hyperparameters | (
+                    {} if args.batch_size is None else {"batch_size": args.batch_size}
                 )
+                result = run_one_step(method, args.model, args.steps, args.budget, args.seed, extra)
+                result |= {"steps": args.steps, "hyperparameters": extra}
             elif args.model != "digits":
                 sys.exit(f"{method}: only digits has multi-step baselines and a reference")
             else:
