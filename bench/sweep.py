@@ -100,6 +100,37 @@ CHAINS: dict[str, tuple[float, ...]] = {
     "three_step_1.2_0.5": (2.5, 1.2, 0.5),
 }
 SETTINGS |= {name: {} for name in CHAINS}
+# Changes at the switch from the warm start to SFD, which SFDConfig has no field for: the SFD
+# phase's learning rates and batch, and fake-score steps alone before its first generator step.
+WARM360 = NEW | {"warmup_steps": 360, "warmup_pairs": 2048}  # the digits default at steps 400
+SWITCH: dict[str, dict[str, float]] = {
+    "sfd_lr1e-4_generator": {"lr_generator": 1e-4},
+    "sfd_lr1e-4_both": {"lr_generator": 1e-4, "lr_fake_score": 1e-4},
+    "sfd_fake_only40": {"fake_score_only_steps": 40},
+    "sfd_batch64": {"batch_size": 64},
+    "sfd_batch128": {"batch_size": 128},
+    "warm_lr1e-3": {"lr_generator": 3e-4},
+    "warm_lr1e-4": {"lr_generator": 3e-4},
+}
+SETTINGS |= {name: WARM360 for name in SWITCH} | {
+    "warm_lr1e-3": WARM360 | {"lr_generator": 1e-3},
+    "warm_lr1e-4": WARM360 | {"lr_generator": 1e-4},
+}
+
+
+def at_switch(trainer: SFDTrainer, change: dict[str, float]) -> None:
+    """Apply ``change`` (a ``SWITCH`` entry) as SFD takes over from the warm start."""
+    for key, optimizer in (
+        ("lr_generator", trainer.opt_generator),
+        ("lr_fake_score", trainer.opt_fake),
+    ):
+        for group in optimizer.param_groups:
+            group["lr"] = change.get(key, group["lr"])
+    trainer.batch = int(change.get("batch_size", trainer.batch))
+    trainer.fake_score.train()
+    trainer.generator.train()
+    for _ in range(int(change.get("fake_score_only_steps", 0))):
+        trainer._fake_score_step()
 
 
 class Scorer:
@@ -174,6 +205,8 @@ def run_setting(
     for target in sorted({c for c in checkpoints if c <= steps} | {steps}):
         cpu0, wall0 = time.process_time(), time.monotonic()
         while trainer.step < target:
+            if name in SWITCH and trainer.step == config.warmup_steps:
+                at_switch(trainer, SWITCH[name])
             trainer.train_step()
         cpu += time.process_time() - cpu0
         wall += time.monotonic() - wall0
@@ -188,6 +221,7 @@ def run_setting(
             "model": model,
             "setting": name,
             "overrides": SETTINGS[name],
+            "at_switch": SWITCH.get(name, {}),
             "sampling_sigmas": list(chain or [config.sigma_init]),
             "config": config.to_dict(),
             "seed": seed,
@@ -201,6 +235,12 @@ def _changed(config: dict[str, Any]) -> dict[str, Any]:
     """The values of a run's config that differ from the engine's defaults now."""
     defaults = SFDConfig().to_dict()
     return {k: v for k, v in config.items() if k != "steps" and v != defaults.get(k)}
+
+
+def _differs(result: dict) -> dict[str, Any]:
+    """What the table names as the run's changes: its config's, and any at the switch."""
+    switch = result.get("at_switch")
+    return _changed(result["config"]) | ({"at_switch": switch} if switch else {})
 
 
 def _final(result: dict) -> dict:
@@ -255,7 +295,7 @@ def write_report(out: Path) -> None:
         for r in results:
             f = _final(r)
             lines.append(
-                f"| {_label(r)} | `{json.dumps(_changed(r['config']))}` | {f['step']} | "
+                f"| {_label(r)} | `{json.dumps(_differs(r))}` | {f['step']} | "
                 f"{f['cpu_seconds']:.0f} | {f['forget_rate']:.3f} | {f['surrogate_rate']:.3f} | "
                 f"{f['retained_accuracy']:.3f} | {f['retained_fd']:.2f} | "
                 f"{f['retained_fd'] / teacher['retained_fd']:.2f} | "
