@@ -115,6 +115,7 @@ SWITCH: dict[str, dict[str, float]] = {
 SETTINGS |= {name: WARM360 for name in SWITCH} | {
     "warm_lr1e-3": WARM360 | {"lr_generator": 1e-3},
     "warm_lr1e-4": WARM360 | {"lr_generator": 1e-4},
+    "warm360_fake2": WARM360 | {"fake_score_steps": 2},
 }
 
 
