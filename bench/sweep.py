@@ -47,6 +47,7 @@ KEYS = ("forget_rate", "surrogate_rate", "retained_accuracy", "retained_fd", "di
 OLD = {"lr_generator": 1e-4, "lr_fake_score": 1e-4, "regression_weight": 0.0}
 NEW = {"lr_generator": 3e-4, "lr_fake_score": 3e-4, "regression_weight": 1.0}
 LR_1E4 = {"lr_generator": 1e-4, "lr_fake_score": 1e-4}
+WARM360 = NEW | {"warmup_steps": 360, "warmup_pairs": 2048}  # the digits default at steps 400
 SETTINGS: dict[str, dict[str, Any]] = {
     "default": {},
     # The defaults before the long warm start (SFD's loss from the first step)
@@ -81,7 +82,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "warm1000_pairs8192": NEW | {"warmup_steps": 1000, "warmup_pairs": 8192},
     "warm2000_pairs4096": NEW | {"warmup_steps": 2000, "warmup_pairs": 4096},
     "warm360_pairs4096": NEW | {"warmup_steps": 360, "warmup_pairs": 4096},
-    "warm360_pairs2048": NEW | {"warmup_steps": 360, "warmup_pairs": 2048},
+    "warm360_pairs2048": WARM360,
+    "warm360_fake2": WARM360 | {"fake_score_steps": 2},
     # shapes: its preset's learning rates (1e-4) kept
     "reg3_lr1e-4": NEW | LR_1E4 | {"regression_weight": 3.0},
     "warm50_lr1e-4": NEW | LR_1E4 | {"warmup_steps": 50},
@@ -102,21 +104,19 @@ CHAINS: dict[str, tuple[float, ...]] = {
 SETTINGS |= {name: {} for name in CHAINS}
 # Changes at the switch from the warm start to SFD, which SFDConfig has no field for: the SFD
 # phase's learning rates and batch, and fake-score steps alone before its first generator step.
-WARM360 = NEW | {"warmup_steps": 360, "warmup_pairs": 2048}  # the digits default at steps 400
-SWITCH: dict[str, dict[str, float]] = {
-    "sfd_lr1e-4_generator": {"lr_generator": 1e-4},
-    "sfd_lr1e-4_both": {"lr_generator": 1e-4, "lr_fake_score": 1e-4},
-    "sfd_fake_only40": {"fake_score_only_steps": 40},
-    "sfd_batch64": {"batch_size": 64},
-    "sfd_batch128": {"batch_size": 128},
-    "warm_lr1e-3": {"lr_generator": 3e-4},
-    "warm_lr1e-4": {"lr_generator": 3e-4},
+# Each: (its SFDConfig overrides, its changes at the switch).
+SWITCHED: dict[str, tuple[dict[str, Any], dict[str, float]]] = {
+    "sfd_lr1e-4_generator": (WARM360, {"lr_generator": 1e-4}),
+    "sfd_lr1e-4_both": (WARM360, {"lr_generator": 1e-4, "lr_fake_score": 1e-4}),
+    "sfd_fake_only40": (WARM360, {"fake_score_only_steps": 40}),
+    "sfd_batch64": (WARM360, {"batch_size": 64}),
+    "sfd_batch128": (WARM360, {"batch_size": 128}),
+    # the warm start at another rate, SFD at the default 3e-4
+    "warm_lr1e-3": (WARM360 | {"lr_generator": 1e-3}, {"lr_generator": 3e-4}),
+    "warm_lr1e-4": (WARM360 | {"lr_generator": 1e-4}, {"lr_generator": 3e-4}),
 }
-SETTINGS |= {name: WARM360 for name in SWITCH} | {
-    "warm_lr1e-3": WARM360 | {"lr_generator": 1e-3},
-    "warm_lr1e-4": WARM360 | {"lr_generator": 1e-4},
-    "warm360_fake2": WARM360 | {"fake_score_steps": 2},
-}
+SETTINGS |= {name: overrides for name, (overrides, _) in SWITCHED.items()}
+SWITCH = {name: change for name, (_, change) in SWITCHED.items()}
 
 
 def at_switch(trainer: SFDTrainer, change: dict[str, float]) -> None:
