@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,7 @@ from sfd_core.teachers import Teacher
 from sfd_core.text.evaluate import one_step_images, teacher_images
 from sfd_core.text.shapes_eval import ShapesEvaluator
 from sfd_core.trainer import SFDTrainer
+from sfd_core.warmup import RegressionLoss
 
 RESULTS = Path(__file__).parent / "results"
 PAIRS = {"digits": ("0", "1"), "shapes": ("red", "blue")}
@@ -42,12 +44,19 @@ KEYS = ("forget_rate", "surrogate_rate", "retained_accuracy", "retained_fd", "di
 
 # Named settings: SFDConfig overrides. "default" is whatever the engine's defaults are now; the
 # others name every value they change from the defaults of the sweep they came from (OLD: lr
-# 1e-4, no regression; NEW: the defaults that sweep chose), so their meaning stays put when the
-# defaults move.
-OLD = {"lr_generator": 1e-4, "lr_fake_score": 1e-4, "regression_weight": 0.0}
-NEW = {"lr_generator": 3e-4, "lr_fake_score": 3e-4, "regression_weight": 1.0}
-LR_1E4 = {"lr_generator": 1e-4, "lr_fake_score": 1e-4}
-WARM360 = NEW | {"warmup_steps": 360, "warmup_pairs": 2048}  # the digits default at steps 400
+# 1e-4, no regression; NEW: the defaults that sweep chose; both without the warm start's
+# momentum, which came later), so their meaning stays put when the defaults move.
+NO_MOMENTUM = {"warmup_adam_beta1": 0.0}
+LR_1E4 = {"lr_generator": 1e-4, "lr_fake_score": 1e-4, "warmup_lr": 1e-4}
+LR_3E4 = {"lr_generator": 3e-4, "lr_fake_score": 3e-4, "warmup_lr": 3e-4}
+OLD = LR_1E4 | {"regression_weight": 0.0, **NO_MOMENTUM}
+NEW = LR_3E4 | {"regression_weight": 1.0, **NO_MOMENTUM}
+MOMENTUM = {"warmup_adam_beta1": 0.9}
+REGRESSION_ONLY = NEW | {"warmup_steps": 2000, "warmup_pairs": 8192}
+WARM1000_PAIRS4096 = NEW | {"warmup_steps": 1000, "warmup_pairs": 4096}
+# The digits and shapes defaults at steps 400 before the warm start took momentum
+WARM360 = NEW | {"warmup_steps": 360, "warmup_pairs": 2048}
+WARM300_SHAPES = NEW | LR_1E4 | {"warmup_steps": 300}
 SETTINGS: dict[str, dict[str, Any]] = {
     "default": {},
     # The defaults before the long warm start (SFD's loss from the first step)
@@ -76,20 +85,40 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "no_clip_lr3e-4": NEW | {"grad_clip": 1e6},
     # The warm start's regression alone, never SFD's loss (run with --steps 2000 / 400): how
     # close can the one-step network come to the teacher at all?
-    "regression_only_pairs8192": NEW | {"warmup_steps": 2000, "warmup_pairs": 8192},
+    "regression_only_pairs8192": REGRESSION_ONLY,
     # A long warm start (regression only; run with --steps 1400 for 400 SFD steps after it)
-    "warm1000_pairs4096": NEW | {"warmup_steps": 1000, "warmup_pairs": 4096},
+    "warm1000_pairs4096": WARM1000_PAIRS4096,
     "warm1000_pairs8192": NEW | {"warmup_steps": 1000, "warmup_pairs": 8192},
     "warm2000_pairs4096": NEW | {"warmup_steps": 2000, "warmup_pairs": 4096},
     "warm360_pairs4096": NEW | {"warmup_steps": 360, "warmup_pairs": 4096},
     "warm360_pairs2048": WARM360,
     "warm360_fake2": WARM360 | {"fake_score_steps": 2},
+    # Adam's momentum (beta1 0.9) in the warm start, and in both phases for both networks
+    "warm_beta0.9": WARM360 | MOMENTUM,
+    "warm_beta0.9_lr1e-3": WARM360 | MOMENTUM | {"warmup_lr": 1e-3},
+    "regression_only_beta0.9_lr1e-3": REGRESSION_ONLY | MOMENTUM | {"warmup_lr": 1e-3},
+    # the warm start at another rate, SFD at the default 3e-4
+    "warm_lr1e-3": WARM360 | {"warmup_lr": 1e-3},
+    "warm_lr1e-4": WARM360 | {"warmup_lr": 1e-4},
+    "warm380_beta0.9": WARM360 | MOMENTUM | {"warmup_steps": 380},
+    "warm360_beta0.9_all": WARM360 | {"adam_beta1": 0.9},
+    "regression_only_beta0.9": REGRESSION_ONLY | MOMENTUM,  # run with --steps 2000
+    "warm2000_pairs8192_beta0.9": REGRESSION_ONLY | MOMENTUM,  # run with --steps 2100
+    "warm1000_pairs4096_beta0.9": WARM1000_PAIRS4096 | MOMENTUM,  # run with --steps 1100
     # shapes: its preset's learning rates (1e-4) kept
     "reg3_lr1e-4": NEW | LR_1E4 | {"regression_weight": 3.0},
     "warm50_lr1e-4": NEW | LR_1E4 | {"warmup_steps": 50},
-    "warm300_lr1e-4": NEW | LR_1E4 | {"warmup_steps": 300},
+    "warm300_lr1e-4": WARM300_SHAPES,
     "warm300_lr3e-4": NEW | {"warmup_steps": 300},
     "warm350_lr1e-4": NEW | LR_1E4 | {"warmup_steps": 350},
+    "warm300_beta0.9": WARM300_SHAPES | MOMENTUM,
+    "warm300_beta0.9_lr3e-4": WARM300_SHAPES | MOMENTUM | {"warmup_lr": 3e-4},
+    "warm360_beta0.9_lr3e-4": WARM300_SHAPES | MOMENTUM | {"warmup_lr": 3e-4, "warmup_steps": 360},
+    "warm380_beta0.9_lr3e-4": WARM300_SHAPES | MOMENTUM | {"warmup_lr": 3e-4, "warmup_steps": 380},
+    "warm300_lr3e-4_beta0.9": NEW | MOMENTUM | {"warmup_steps": 300},  # SFD at 3e-4 too
+    "warm380_lr1e-4_beta0.9": WARM300_SHAPES | MOMENTUM | {"warmup_steps": 380},
+    "warm300_beta0.9_reg3": WARM300_SHAPES | MOMENTUM | {"regression_weight": 3.0},
+    "warm300_beta0.9_fake3e-4": WARM300_SHAPES | MOMENTUM | {"lr_fake_score": 3e-4},
     "warm300_lr1e-4_reg3": NEW | LR_1E4 | {"warmup_steps": 300, "regression_weight": 3.0},
     "regression_only_lr3e-4": NEW | {"warmup_steps": 400},
     "sigma_init_1.5_lr1e-4": NEW | LR_1E4 | {"sigma_init": 1.5},
@@ -112,11 +141,49 @@ SWITCHED: dict[str, tuple[dict[str, Any], dict[str, float]]] = {
     "sfd_batch64": (WARM360, {"batch_size": 64}),
     "sfd_batch128": (WARM360, {"batch_size": 128}),
     # the warm start at another rate, SFD at the default 3e-4
-    "warm_lr1e-3": (WARM360 | {"lr_generator": 1e-3}, {"lr_generator": 3e-4}),
-    "warm_lr1e-4": (WARM360 | {"lr_generator": 1e-4}, {"lr_generator": 3e-4}),
 }
 SETTINGS |= {name: overrides for name, (overrides, _) in SWITCHED.items()}
 SWITCH = {name: change for name, (_, change) in SWITCHED.items()}
+# Changes to the warm start alone, which SFDConfig has no field for (SFD after it runs as
+# configured): a cosine decay of the generator's rate to ``lr_final`` x over the warm start, and
+# a pseudo-Huber regression loss ``sqrt(|d|^2 + c^2) - c`` (iCT) instead of ``|d|^2``.
+WARM_CHANGED: dict[str, tuple[dict[str, Any], dict[str, float]]] = {
+    "warm_cosine0.05": (WARM360, {"lr_final": 0.05}),
+    "warm_huber0.03": (WARM360, {"huber": 0.03}),
+}
+SETTINGS |= {name: overrides for name, (overrides, _) in WARM_CHANGED.items()}
+WARM = {name: change for name, (_, change) in WARM_CHANGED.items()}
+
+
+class PseudoHuberRegression(RegressionLoss):
+    """The warm start's regression with iCT's pseudo-Huber distance, one loss per sample."""
+
+    def __init__(self, one_step, c: float) -> None:
+        super().__init__(one_step)
+        self.c = c
+
+    def __call__(self, generator: Denoiser, pairs, index: torch.Tensor) -> torch.Tensor:
+        squared = super().__call__(generator, pairs, index)
+        return (squared + self.c**2).sqrt() - self.c
+
+
+def during_warm_start(trainer: SFDTrainer, change: dict[str, float]) -> None:
+    """Apply ``change`` (a ``WARM`` entry) before each warm-start step; undo it at the switch."""
+    cfg, optimizer = trainer.config, trainer.opt_generator
+    warm = trainer.step < cfg.warmup_steps
+    factor = 1.0
+    if warm and "lr_final" in change:
+        progress = trainer.step / max(1, cfg.warmup_steps - 1)
+        final = change["lr_final"]
+        factor = final + (1 - final) * 0.5 * (1 + math.cos(math.pi * progress))
+    for group in optimizer.param_groups:
+        group["lr"] = (cfg.warmup_lr if warm else cfg.lr_generator) * factor
+    if "huber" in change:
+        trainer.regression = (
+            PseudoHuberRegression(trainer._one_step, change["huber"])
+            if warm
+            else RegressionLoss(trainer._one_step)
+        )
 
 
 def at_switch(trainer: SFDTrainer, change: dict[str, float]) -> None:
@@ -208,6 +275,8 @@ def run_setting(
         while trainer.step < target:
             if name in SWITCH and trainer.step == config.warmup_steps:
                 at_switch(trainer, SWITCH[name])
+            if name in WARM and trainer.step <= config.warmup_steps:
+                during_warm_start(trainer, WARM[name])
             trainer.train_step()
         cpu += time.process_time() - cpu0
         wall += time.monotonic() - wall0
@@ -223,6 +292,7 @@ def run_setting(
             "setting": name,
             "overrides": SETTINGS[name],
             "at_switch": SWITCH.get(name, {}),
+            "during_warm_start": WARM.get(name, {}),
             "sampling_sigmas": list(chain or [config.sigma_init]),
             "config": config.to_dict(),
             "seed": seed,
@@ -234,14 +304,19 @@ def run_setting(
 
 def _changed(config: dict[str, Any]) -> dict[str, Any]:
     """The values of a run's config that differ from the engine's defaults now."""
+    # Runs from before the warm start had an optimiser of its own ran it with SFD's.
+    config = {"warmup_lr": config["lr_generator"], "warmup_adam_beta1": config["adam_beta1"]} | (
+        config
+    )
     defaults = SFDConfig().to_dict()
     return {k: v for k, v in config.items() if k != "steps" and v != defaults.get(k)}
 
 
 def _differs(result: dict) -> dict[str, Any]:
-    """What the table names as the run's changes: its config's, and any at the switch."""
-    switch = result.get("at_switch")
-    return _changed(result["config"]) | ({"at_switch": switch} if switch else {})
+    """What the table names as the run's changes: its config's, and any to the warm start or
+    at the switch."""
+    extra = {key: result.get(key) for key in ("during_warm_start", "at_switch")}
+    return _changed(result["config"]) | {key: value for key, value in extra.items() if value}
 
 
 def _final(result: dict) -> dict:

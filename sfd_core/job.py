@@ -35,19 +35,20 @@ from .trainer import SFDTrainer
 CHECKPOINT_FILE = "checkpoint.safetensors"
 
 # Per-model defaults measured on this project's CPU (bench/sweep.py, docs/FIDELITY.md); user
-# hyperparameters override them. shapes: at lr 3e-4 its diversity fell (0.36 vs 0.52 at 100
-# iterations), so it keeps 1e-4 with the regression term.
+# hyperparameters override them. shapes: SFD's steps at lr 3e-4 cost it diversity (0.36 vs
+# 0.52 at 100 iterations), so they keep 1e-4; its warm start takes the default 3e-4.
 MODEL_PRESETS: dict[str, dict[str, Any]] = {
     "digits": {"warmup_pairs": 2048},
     "shapes": {"lr_generator": 1e-4, "lr_fake_score": 1e-4},
 }
 # The share of a job's steps spent on the regression-only warm start (sfd_core.warmup) before
-# SFD's loss takes over; a warm-start step costs a fifth of an SFD step or less. digits: 360
-# warm-start steps and 40 SFD steps reach a lower retained FD in 89 CPU s than 400 SFD steps
-# in 213; shapes: 300 + 100 reach FD 29.5 in 549 CPU s, 200 SFD steps 60.8 in 686
-# (docs/FIDELITY.md). Hardened jobs keep every step for SFD: the adversarial pool trains in
-# SFD steps only.
-WARM_START_SHARE: dict[str, float] = {"digits": 0.9, "shapes": 0.75}
+# SFD's loss takes over; a warm-start step costs a fifth of an SFD step or less. SFD's first
+# 20 steps after it take the most from the teacher (digits: FD 3.4 -> 2.5, shapes: accuracy
+# -3 -> -1.6 points), later ones drift: 380 + 20 steps reach digits FD 2.45 over three seeds in
+# 72 CPU s (360 + 40 without the warm start's momentum: 2.78 in 86-103), shapes 21.2 in 294
+# (300 + 100 without it: 29.5 in 549) (docs/FIDELITY.md). Hardened jobs keep every step for
+# SFD: the adversarial pool trains in SFD steps only.
+WARM_START_SHARE: dict[str, float] = {"digits": 0.95, "shapes": 0.95}
 
 
 def job_defaults(

@@ -85,12 +85,18 @@ class SFDTrainer:
             if self.world.is_main
             else None
         )
-        betas = (float(config.adam_beta1), float(config.adam_beta2))
         self.opt_fake = torch.optim.Adam(
-            self.fake_score.parameters(), lr=config.lr_fake_score, betas=betas, eps=config.adam_eps
+            self.fake_score.parameters(),
+            lr=config.lr_fake_score,
+            betas=self._betas(config.adam_beta1),
+            eps=config.adam_eps,
         )
+        warm = config.warmup_steps > 0
         self.opt_generator = torch.optim.Adam(
-            self.generator.parameters(), lr=config.lr_generator, betas=betas, eps=config.adam_eps
+            self.generator.parameters(),
+            lr=config.warmup_lr if warm else config.lr_generator,
+            betas=self._betas(config.warmup_adam_beta1 if warm else config.adam_beta1),
+            eps=config.adam_eps,
         )
         self.fake_loss = FakeScoreLoss(config.sigma_data)
         self.generator_loss = GeneratorLoss(config.alpha)
@@ -114,6 +120,9 @@ class SFDTrainer:
             if config.harden
             else None
         )
+
+    def _betas(self, beta1: float) -> tuple[float, float]:
+        return (float(beta1), float(self.config.adam_beta2))
 
     @property
     def rng(self) -> torch.Generator:
@@ -355,8 +364,12 @@ class SFDTrainer:
             self.step += 1
             return losses
         if self.step == self.config.warmup_steps > 0:
-            # Adam's moments of the regression would damp SFD's first steps: start afresh.
+            # Adam's moments of the regression would damp SFD's first steps: start afresh, at
+            # SFD's rate and without the regression's momentum.
             self.opt_generator.state.clear()
+            for group in self.opt_generator.param_groups:
+                group["lr"] = self.config.lr_generator
+                group["betas"] = self._betas(self.config.adam_beta1)
         self._schedule_learning_rates()
         for _ in range(self.config.fake_score_steps):
             losses = self._fake_score_step()

@@ -79,8 +79,8 @@ def test_a_job_spends_its_models_warm_start_share_unless_hardened_or_told_otherw
         request = UnlearnRequest(model, ["0"], steps=400, hyperparameters=hyperparameters)
         return request.config()
 
-    assert (config().warmup_steps, config().warmup_pairs) == (360, 2048)
-    assert config("shapes").warmup_steps == 300
+    assert (config().warmup_steps, config().warmup_pairs) == (380, 2048)
+    assert config("shapes").warmup_steps == 380
     assert config(harden=True).warmup_steps == 0  # the adversarial pool needs SFD steps
     assert config(warmup_steps=7).warmup_steps == 7
     assert config("/models/a-users-teacher").warmup_steps == 0

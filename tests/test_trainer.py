@@ -177,7 +177,7 @@ def test_config_overrides_are_checked():
 
 
 def test_warm_start_regresses_onto_the_teachers_pairs_and_forget_pairs_use_the_surrogate():
-    trainer = make_trainer(steps=12, warmup_steps=8, warmup_pairs=16, lr_generator=1e-3)
+    trainer = make_trainer(steps=12, warmup_steps=8, warmup_pairs=16, warmup_lr=1e-3)
     pairs = trainer.pairs
     assert len(pairs) == 16
     forget = pairs.cond == 0
@@ -217,6 +217,28 @@ def test_resume_inside_and_after_the_warm_start_equals_an_uninterrupted_run(tmp_
         assert resumed.run() is True
         ws, wr = weights(straight), weights(resumed)
         assert all(torch.equal(ws[k], wr[k]) for k in ws), f"resumed at step {stop_at}"
+
+
+def test_the_warm_start_has_its_own_rate_and_adams_momentum_and_sfd_neither():
+    trainer = make_trainer(steps=3, warmup_steps=2, warmup_pairs=8, warmup_lr=2e-3)
+
+    def generator_optimiser() -> tuple[float, float]:
+        group = trainer.opt_generator.param_groups[0]
+        return group["lr"], group["betas"][0]
+
+    assert trainer.config.adam_beta1 == 0.0 and generator_optimiser() == (2e-3, 0.9)
+    trainer.train_step()
+    trainer.train_step()
+    assert generator_optimiser() == (2e-3, 0.9)
+    trainer.train_step()  # the first SFD step: fresh moments, SFD's rate, SiD's beta1
+    assert generator_optimiser() == (trainer.config.lr_generator, 0.0)
+    assert trainer.opt_fake.param_groups[0]["betas"][0] == 0.0
+    no_warm_start = make_trainer(steps=2, warmup_lr=2e-3).opt_generator.param_groups[0]
+    assert (no_warm_start["lr"], no_warm_start["betas"][0]) == (3e-4, 0.0)
+    with pytest.raises(ConfigError, match="Adam betas"):
+        SFDConfig(warmup_adam_beta1=1.0)
+    with pytest.raises(ConfigError, match="learning rates"):
+        SFDConfig(warmup_lr=0.0)
 
 
 def test_a_short_run_makes_no_more_pairs_than_it_can_draw():
