@@ -43,9 +43,9 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
 }
 # The share of a job's steps spent on the regression-only warm start (sfd_core.warmup) before
 # SFD's loss takes over; a warm-start step costs a fifth of an SFD step or less. SFD's first
-# 20 steps after it take the most from the teacher (digits: FD 3.4 -> 2.5, shapes: accuracy
-# -3 -> -1.6 points), later ones drift: 380 + 20 steps reach digits FD 2.45 over three seeds in
-# 72 CPU s (360 + 40 without the warm start's momentum: 2.78 in 86-103), shapes 21.2 in 294
+# 20 steps after it do the most (digits: FD 3.4 -> 2.5; shapes: retained accuracy -2.3 ->
+# -1.6 points), later ones drift: 380 + 20 steps reach digits FD 2.45 over three seeds in
+# 68-77 CPU s (360 + 40 without the warm start's momentum: 2.78 in 86-103), shapes 21.2 in 294
 # (300 + 100 without it: 29.5 in 549) (docs/FIDELITY.md). Hardened jobs keep every step for
 # SFD: the adversarial pool trains in SFD steps only.
 WARM_START_SHARE: dict[str, float] = {"digits": 0.95, "shapes": 0.95}
