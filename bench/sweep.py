@@ -115,6 +115,12 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "warm300_beta0.9_lr3e-4": WARM300_SHAPES | MOMENTUM | {"warmup_lr": 3e-4},
     "warm360_beta0.9_lr3e-4": WARM300_SHAPES | MOMENTUM | {"warmup_lr": 3e-4, "warmup_steps": 360},
     "warm380_beta0.9_lr3e-4": WARM300_SHAPES | MOMENTUM | {"warmup_lr": 3e-4, "warmup_steps": 380},
+    "warm380_beta0.9_lr3e-4_pairs2048": WARM300_SHAPES
+    | MOMENTUM
+    | {"warmup_lr": 3e-4, "warmup_steps": 380, "warmup_pairs": 2048},
+    "warm380_beta0.9_lr3e-4_pairs4096": WARM300_SHAPES
+    | MOMENTUM
+    | {"warmup_lr": 3e-4, "warmup_steps": 380, "warmup_pairs": 4096},
     "warm300_lr3e-4_beta0.9": NEW | MOMENTUM | {"warmup_steps": 300},  # SFD at 3e-4 too
     "warm380_lr1e-4_beta0.9": WARM300_SHAPES | MOMENTUM | {"warmup_steps": 380},
     "warm300_beta0.9_reg3": WARM300_SHAPES | MOMENTUM | {"regression_weight": 3.0},
