@@ -146,7 +146,6 @@ SWITCHED: dict[str, tuple[dict[str, Any], dict[str, float]]] = {
     "sfd_fake_only40": (WARM360, {"fake_score_only_steps": 40}),
     "sfd_batch64": (WARM360, {"batch_size": 64}),
     "sfd_batch128": (WARM360, {"batch_size": 128}),
-    # the warm start at another rate, SFD at the default 3e-4
 }
 SETTINGS |= {name: overrides for name, (overrides, _) in SWITCHED.items()}
 SWITCH = {name: change for name, (_, change) in SWITCHED.items()}
