@@ -101,6 +101,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "warm_lr1e-3": WARM360 | {"warmup_lr": 1e-3},
     "warm_lr1e-4": WARM360 | {"warmup_lr": 1e-4},
     "warm380_beta0.9": WARM360 | MOMENTUM | {"warmup_steps": 380},
+    "warm380_beta0.9_pairs1024": WARM360 | MOMENTUM | {"warmup_steps": 380, "warmup_pairs": 1024},
+    "warm380_beta0.9_pairs4096": WARM360 | MOMENTUM | {"warmup_steps": 380, "warmup_pairs": 4096},
     "warm360_beta0.9_all": WARM360 | {"adam_beta1": 0.9},
     "regression_only_beta0.9": REGRESSION_ONLY | MOMENTUM,  # run with --steps 2000
     "warm2000_pairs8192_beta0.9": REGRESSION_ONLY | MOMENTUM,  # run with --steps 2100
