@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +33,7 @@ from sfd_core.loading import load_teacher
 from sfd_core.teachers import Teacher
 from sfd_core.text.evaluate import one_step_images, teacher_images
 from sfd_core.text.shapes_eval import ShapesEvaluator
-from sfd_core.trainer import SFDTrainer
+from sfd_core.trainer import SFDTrainer, cosine_factor
 from sfd_core.warmup import RegressionLoss
 
 RESULTS = Path(__file__).parent / "results"
@@ -176,16 +175,14 @@ class PseudoHuberRegression(RegressionLoss):
 
 def during_warm_start(trainer: SFDTrainer, change: dict[str, float]) -> None:
     """Apply ``change`` (a ``WARM`` entry) before each warm-start step; undo it at the switch."""
-    cfg, optimizer = trainer.config, trainer.opt_generator
+    cfg = trainer.config
     warm = trainer.step < cfg.warmup_steps
     factor = 1.0
     if warm and "lr_final" in change:
-        progress = trainer.step / max(1, cfg.warmup_steps - 1)
-        final = change["lr_final"]
-        factor = final + (1 - final) * 0.5 * (1 + math.cos(math.pi * progress))
-    for group in optimizer.param_groups:
+        factor = cosine_factor(trainer.step / max(1, cfg.warmup_steps - 1), change["lr_final"])
+    for group in trainer.opt_generator.param_groups:
         group["lr"] = (cfg.warmup_lr if warm else cfg.lr_generator) * factor
-    if "huber" in change:
+    if "huber" in change and trainer.step in (0, cfg.warmup_steps):
         trainer.regression = (
             PseudoHuberRegression(trainer._one_step, change["huber"])
             if warm
@@ -312,9 +309,8 @@ def run_setting(
 def _changed(config: dict[str, Any]) -> dict[str, Any]:
     """The values of a run's config that differ from the engine's defaults now."""
     # Runs from before the warm start had an optimiser of its own ran it with SFD's.
-    config = {"warmup_lr": config["lr_generator"], "warmup_adam_beta1": config["adam_beta1"]} | (
-        config
-    )
+    before_fields = {"warmup_lr": config["lr_generator"], "warmup_adam_beta1": config["adam_beta1"]}
+    config = before_fields | config
     defaults = SFDConfig().to_dict()
     return {k: v for k, v in config.items() if k != "steps" and v != defaults.get(k)}
 

@@ -41,6 +41,11 @@ def one_step_generate(
     return generator(noise * sigma_init, sigma, cond)
 
 
+def cosine_factor(progress: float, final: float) -> float:
+    """A cosine from 1 at ``progress`` 0 to ``final`` at ``progress`` 1."""
+    return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
 def _masked_mean(loss: Tensor, finite: Tensor) -> Tensor:
     """Batch mean over the finite samples (NaN samples dropped); zero if none is finite."""
     if not finite.any():
@@ -387,7 +392,7 @@ class SFDTrainer:
             return
         span = max(1, cfg.steps - cfg.warmup_steps - 1)
         progress = min(1.0, (self.step - cfg.warmup_steps) / span)
-        factor = cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * progress))
+        factor = cosine_factor(progress, cfg.lr_final)
         for optimizer, lr in (
             (self.opt_fake, cfg.lr_fake_score),
             (self.opt_generator, cfg.lr_generator),
