@@ -76,6 +76,7 @@ class SFDConfig:
     # A run makes no more pairs than it can draw (batch_size * (steps + warmup_steps)).
     warmup_steps: int = 0
     warmup_pairs: int = 1024
+    warmup_forget_share: float = 0.5  # of the pairs, those for forget conditions
     regression_weight: float = 1.0
     # The generator's optimiser in the warm start, SFD's own after it. A regression onto fixed
     # pairs gains from momentum (shapes: retained FD 15 against 40 after 300 steps); SFD's game
@@ -136,6 +137,7 @@ class SFDConfig:
             (0 <= self.harden_weight <= 1000, "harden_weight must be in [0, 1000]"),
             (0 <= self.warmup_steps <= self.steps, "warmup_steps must be in [0, steps]"),
             (2 <= self.warmup_pairs <= 100_000, "warmup_pairs must be in [2, 100000]"),
+            (0 <= self.warmup_forget_share < 1, "warmup_forget_share must be in [0, 1)"),
             (0 <= self.regression_weight <= 1000, "regression_weight must be in [0, 1000]"),
             (0 <= self.lr_final <= 1, "lr_final must be in [0, 1]"),
             (1 <= self.fake_score_steps <= 10, "fake_score_steps must be between 1 and 10"),

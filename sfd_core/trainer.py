@@ -204,6 +204,7 @@ class SFDTrainer:
             self.sample_shape,
             seed=self.seed,
             device=self.device,
+            forget_share=cfg.warmup_forget_share,
             between_chunks=between_chunks,
         )
 

@@ -50,9 +50,10 @@ def make_pairs(
     *,
     seed: int,
     device: torch.device,
+    forget_share: float = 0.5,
     between_chunks: BetweenChunks | None = None,
 ) -> TeacherPairs | None:
-    """``count`` pairs, half for retained and half for forgotten conditions, drawn from a
+    """``count`` pairs, ``forget_share`` of them for forgotten conditions, drawn from a
     stream of their own (the same ``seed`` gives the same pairs, so a resumed run rebuilds
     them instead of storing them).
 
@@ -61,7 +62,7 @@ def make_pairs(
     it returns True.
     """
     rng = torch.Generator().manual_seed(seed + PAIR_SEED_OFFSET)
-    n_forget = count // 2
+    n_forget = round(count * forget_share)
     retain = plan.sample_retain(count - n_forget, rng)
     unsafe, surrogate = plan.sample_forget(n_forget, rng)
     cond, asked = torch.cat([retain, unsafe]), torch.cat([retain, surrogate])

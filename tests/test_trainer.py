@@ -241,6 +241,14 @@ def test_the_warm_start_has_its_own_rate_and_adams_momentum_and_sfd_neither():
         SFDConfig(warmup_lr=0.0)
 
 
+def test_the_forget_share_sets_how_many_warm_start_pairs_are_for_the_forget_condition():
+    def forget_pairs(share: float) -> int:
+        trainer = make_trainer(steps=12, warmup_steps=8, warmup_pairs=16, warmup_forget_share=share)
+        return int((trainer.pairs.cond == 0).sum())
+
+    assert [forget_pairs(share) for share in (0.0, 0.25, 0.5)] == [0, 4, 8]
+
+
 def test_a_short_run_makes_no_more_pairs_than_it_can_draw():
     assert len(make_trainer(steps=2, warmup_pairs=1024).pairs) == 4 * 2  # batch 4, 2 steps
     assert len(make_trainer(steps=3, warmup_steps=1, warmup_pairs=1024).pairs) == 4 * (3 + 1)
@@ -251,6 +259,8 @@ def test_warm_start_settings_are_checked():
         SFDConfig(steps=10, warmup_steps=11)
     with pytest.raises(ConfigError, match="warmup_pairs"):
         SFDConfig(warmup_pairs=1)
+    with pytest.raises(ConfigError, match="warmup_forget_share"):
+        SFDConfig(warmup_forget_share=1.0)
 
 
 def test_a_cancel_while_the_teacher_draws_the_warm_start_stops_between_its_batches():
