@@ -1,7 +1,7 @@
 """Forget digit 0 -> 1 with SFD and every baseline on the bundled teacher; table + plot.
 
     .venv/bin/python bench/compare.py [--budget-seconds 60] [--retrain-seconds 180]
-        [--sfd-steps 400] [--eval-per-class 100] [--seed 0] [--out bench/results] [--smoke]
+        [--sfd-steps N] [--eval-per-class 100] [--seed 0] [--out bench/results] [--smoke]
         [--markdown-only] [--sfd-only]
 
 SFD runs through the real engine (``sfd_core.job.run_unlearning``, engine defaults) and is
@@ -31,7 +31,7 @@ from sfd_core.conditions import ForgetPlan, ForgetSpec
 from sfd_core.denoisers import Denoiser
 from sfd_core.evaluation import EVALUATORS, forgetting_metrics
 from sfd_core.evaluation.report import BATCH, EVAL_SEED, TEACHER_STEPS
-from sfd_core.job import UnlearnRequest, run_unlearning
+from sfd_core.job import UnlearnRequest, default_steps, run_unlearning
 from sfd_core.loading import load_teacher
 from sfd_core.progress import ProgressEvent
 from sfd_core.sampling import heun_nfe, heun_sample
@@ -327,7 +327,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget-seconds", type=float, default=60.0)
     parser.add_argument("--retrain-seconds", type=float, default=180.0)
-    parser.add_argument("--sfd-steps", type=int, default=UnlearnRequest(model="", unsafe=[]).steps)
+    parser.add_argument("--sfd-steps", type=int, default=default_steps("digits"))
     parser.add_argument("--eval-per-class", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")

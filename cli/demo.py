@@ -15,7 +15,9 @@ from cli.remote import console, fail
 
 
 def demo(
-    steps: Annotated[int, typer.Option(help="Distillation steps.")] = 400,
+    steps: Annotated[
+        int | None, typer.Option(help="Distillation steps (default: the digits model's, 2000).")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Where the artifacts go.")] = Path("out/demo"),
     home: Annotated[
         Path | None, typer.Option(help="Service home (default: a temp folder).")
@@ -51,7 +53,7 @@ def demo(
             eval_samples_per_class=eval_samples,
             probes=probes,
         )
-        console.print(f"submitted {job['id']}: forget class 0 -> surrogate 1, {steps} steps")
+        console.print(f"submitted {job['id']}: forget class 0 -> surrogate 1, {job['steps']} steps")
         job = follow(client, job["id"])
         if job["status"] != "succeeded":
             print_job(job)

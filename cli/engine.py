@@ -95,7 +95,12 @@ def unlearn(
         list[str] | None, typer.Option(help="Safe surrogate (one, or one per --unsafe).")
     ] = None,
     mode: Annotated[str, typer.Option(help="Surrogate mode: fixed or random.")] = "fixed",
-    steps: Annotated[int, typer.Option(help="SFD iterations.")] = 400,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            help="SFD iterations (default: the model's: digits 2000, shapes 780, others 400)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     eval_samples: Annotated[int, typer.Option(help="Evaluation samples per class.")] = 100,
@@ -150,7 +155,7 @@ def unlearn(
         )
         validate_request(request, ranks=nproc)
         with progress_bar() as bar:
-            task = bar.add_task("unlearning", total=steps, losses="")
+            task = bar.add_task("unlearning", total=request.steps, losses="")
 
             def show(event: ProgressEvent) -> None:
                 losses = " ".join(

@@ -194,7 +194,9 @@ def submit(
     ] = ...,  # type: ignore[assignment]
     surrogate: Annotated[list[str] | None, typer.Option(help="Safe surrogate (repeat).")] = None,
     surrogate_mode: Annotated[str, typer.Option(help="fixed or random.")] = "fixed",
-    steps: Annotated[int | None, typer.Option(help="Distillation steps.")] = None,
+    steps: Annotated[
+        int | None, typer.Option(help="Distillation steps (default: the model's).")
+    ] = None,
     seed: Annotated[int | None, typer.Option()] = None,
     hp: Annotated[list[str] | None, typer.Option("--hp", help="Hyperparameter key=value.")] = None,
     metadata: Annotated[list[str] | None, typer.Option(help="Metadata key=value.")] = None,

@@ -38,17 +38,36 @@ CHECKPOINT_FILE = "checkpoint.safetensors"
 # hyperparameters override them. shapes: SFD's steps at lr 3e-4 cost it diversity (0.36 vs
 # 0.52 at 100 iterations), so they keep 1e-4; its warm start takes the default 3e-4.
 MODEL_PRESETS: dict[str, dict[str, Any]] = {
-    "digits": {"warmup_pairs": 2048},
-    "shapes": {"lr_generator": 1e-4, "lr_fake_score": 1e-4},
+    "digits": {"warmup_pairs": 8192, "warmup_forget_share": 0.25},
+    "shapes": {"lr_generator": 1e-4, "lr_fake_score": 1e-4, "warmup_pairs": 2048},
 }
 # The share of a job's steps spent on the regression-only warm start (sfd_core.warmup) before
 # SFD's loss takes over; a warm-start step costs a fifth of an SFD step or less. SFD's first
-# 20 steps after it do the most (digits: FD 3.4 -> 2.5; shapes: retained accuracy -2.3 ->
-# -1.6 points), later ones drift: 380 + 20 steps reach digits FD 2.45 over three seeds in
-# 68-77 CPU s (360 + 40 without the warm start's momentum: 2.78 in 86-103), shapes 21.2 in 294
-# (300 + 100 without it: 29.5 in 549) (docs/FIDELITY.md). Hardened jobs keep every step for
-# SFD: the adversarial pool trains in SFD steps only.
-WARM_START_SHARE: dict[str, float] = {"digits": 0.95, "shapes": 0.95}
+# steps after it do the most (digits: FD 2.1 -> 1.9 in 40 steps; shapes: retained accuracy up,
+# FD flat in 20), later ones drift (docs/FIDELITY.md). Hardened jobs keep every step for SFD:
+# the adversarial pool trains in SFD steps only.
+WARM_START_SHARE: dict[str, float] = {"digits": 0.98, "shapes": 0.975}
+# A job's steps when its request names none: what fits the issue's budgets on two CPU cores.
+# digits: 1,960 warm-start steps + 40 SFD steps, retained FD 1.5x the teacher's over three
+# seeds in 270 s of training; shapes: 760 + 20, FD 1.9x in 428 s. Any other model keeps 400:
+# it has no warm start, so each of its steps is an SFD step.
+DEFAULT_STEPS = 400
+MODEL_STEPS: dict[str, int] = {"digits": 2000, "shapes": 780}
+# A preset's warmup_pairs are for its model's default steps; a shorter job draws fewer, in
+# proportion, down to this (so the teacher's sampling keeps its share of the job's time).
+MIN_PRESET_PAIRS = 1024
+
+
+def default_steps(model: str, hyperparameters: dict[str, Any] | None = None) -> int:
+    """The steps a job on ``model`` runs when its request names none. A hardened job has no
+    warm start (each of its steps is an SFD step), so it runs ``DEFAULT_STEPS``."""
+    if _hardened(model, hyperparameters or {}):
+        return DEFAULT_STEPS
+    return MODEL_STEPS.get(model, DEFAULT_STEPS)
+
+
+def _hardened(model: str, overrides: dict[str, Any]) -> bool:
+    return {**MODEL_PRESETS.get(model, {}), **overrides}.get("harden") is True
 
 
 def job_defaults(
@@ -56,9 +75,11 @@ def job_defaults(
 ) -> dict[str, Any]:
     """The hyperparameters a job of ``steps`` steps on ``model`` starts from, before the
     user's ``overrides`` (which only decide here whether the job is hardened)."""
-    preset = MODEL_PRESETS.get(model, {})
-    hardened = {**preset, **overrides}.get("harden") is True
-    share = 0.0 if hardened else WARM_START_SHARE.get(model, 0.0)
+    preset = dict(MODEL_PRESETS.get(model, {}))
+    if "warmup_pairs" in preset:  # drawn for the model's default steps: fewer for a shorter job
+        scale = min(1.0, steps / MODEL_STEPS.get(model, DEFAULT_STEPS))
+        preset["warmup_pairs"] = max(MIN_PRESET_PAIRS, round(scale * preset["warmup_pairs"]))
+    share = 0.0 if _hardened(model, overrides) else WARM_START_SHARE.get(model, 0.0)
     return {"shards": ranks, "warmup_steps": int(share * steps), **preset, "steps": steps}
 
 
@@ -70,7 +91,7 @@ class UnlearnRequest:
     unsafe: list[str]
     surrogate: list[str] | str | None = None
     surrogate_mode: str = "fixed"
-    steps: int = 400
+    steps: int | None = None  # None: the model's default_steps
     seed: int = 0
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
@@ -79,6 +100,10 @@ class UnlearnRequest:
     probes: str = "full"
     # Forgetting-policy fields over the defaults (deployment and job layers, merged by caller).
     policy: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.steps is None:
+            self.steps = default_steps(self.model, self.hyperparameters)
 
     def spec(self) -> ForgetSpec:
         return ForgetSpec.create(self.unsafe, self.surrogate, self.surrogate_mode)  # type: ignore[arg-type]

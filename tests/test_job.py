@@ -11,7 +11,7 @@ from sfd_core import OneStepGenerator
 from sfd_core.conditions import ForgetSpec
 from sfd_core.config import SFDConfig
 from sfd_core.evaluation import EVALUATORS, frechet_distance
-from sfd_core.job import UnlearnRequest, run_unlearning
+from sfd_core.job import UnlearnRequest, default_steps, run_unlearning
 from sfd_core.loading import folder_sha256, load_teacher
 from sfd_core.sampling import heun_sample
 from sfd_core.trainer import SFDTrainer, one_step_generate
@@ -79,11 +79,25 @@ def test_a_job_spends_its_models_warm_start_share_unless_hardened_or_told_otherw
         request = UnlearnRequest(model, ["0"], steps=400, hyperparameters=hyperparameters)
         return request.config()
 
-    assert (config().warmup_steps, config().warmup_pairs) == (380, 2048)
-    assert config("shapes").warmup_steps == 380
+    assert (config().warmup_steps, config().warmup_pairs) == (392, 1638)  # 400 / 2000 of 8192
+    assert config().warmup_forget_share == 0.25
+    assert (config("shapes").warmup_steps, config("shapes").warmup_pairs) == (390, 1050)
     assert config(harden=True).warmup_steps == 0  # the adversarial pool needs SFD steps
     assert config(warmup_steps=7).warmup_steps == 7
     assert config("/models/a-users-teacher").warmup_steps == 0
+
+
+def test_a_request_naming_no_steps_runs_its_models_default():
+    default = UnlearnRequest("digits", ["0"])
+    assert default.steps == default_steps("digits") == 2000
+    assert (default.config().warmup_steps, default.config().warmup_pairs) == (1960, 8192)
+    longer = UnlearnRequest("digits", ["0"], steps=8000).config()
+    assert longer.warmup_pairs == 8192  # the preset's pairs at most
+    assert UnlearnRequest("digits", ["0"], steps=40).config().warmup_pairs == 1024
+    hardened = UnlearnRequest("digits", ["0"], hyperparameters={"harden": True})
+    assert (hardened.steps, hardened.config().warmup_steps) == (400, 0)  # no warm start
+    assert UnlearnRequest("/models/a-users-teacher", ["0"]).steps == 400
+    assert UnlearnRequest("digits", ["0"], steps=7).steps == 7
 
 
 def test_report_carries_the_probes_and_a_verdict(job):

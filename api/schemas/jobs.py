@@ -87,7 +87,12 @@ class JobCreate(RequestBody):
     unsafe_concept: Concept | Concepts = Field(examples=["0"])
     safe_surrogate: Concept | Concepts | None = Field(None, examples=["1"])
     surrogate_mode: Literal["fixed", "random"] = "fixed"
-    steps: int = Field(400, ge=1, description="Distillation steps (upper bound: SFD_MAX_STEPS).")
+    steps: int | None = Field(
+        None,
+        ge=1,
+        description="Distillation steps (upper bound: SFD_MAX_STEPS; default: the model's, "
+        "digits 2000, shapes 780, others 400).",
+    )
     seed: int = Field(0, ge=0, le=2**31 - 1)
     hyperparameters: dict[HyperparameterName, bool | int | FiniteFloat] = Field(
         default_factory=dict, max_length=64, examples=[{"batch_size": 32}]

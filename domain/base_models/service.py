@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,6 +25,7 @@ from domain.jobs.models import Job
 from domain.pagination import Page, paginate
 from domain.settings import Settings
 from domain.storage import Storage
+from sfd_core import job as engine_job
 from sfd_core.job import ModelSummary, describe_model
 from sfd_core.limits import ModelLimits, ModelTooLarge
 from sfd_core.loading import BUNDLED_MODELS, ModelLoadError
@@ -292,6 +294,13 @@ def register_path(
     summary = _describe(settings, resolved)
     model = _record(actor, name, "path", str(resolved), summary, _folder_size(resolved))
     return _registered(session, actor, model)
+
+
+def default_steps(model: BaseModelRecord, hyperparameters: dict[str, Any]) -> int:
+    """The steps a job on ``model`` runs when its request names none (the engine's measured
+    budget for a bundled model)."""
+    name = model.source if model.source_type == "bundled" else ""
+    return engine_job.default_steps(name, hyperparameters)
 
 
 def local_ref(settings: Settings, storage: Storage, model: BaseModelRecord) -> str:

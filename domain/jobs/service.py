@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,6 +31,9 @@ def create_job(
     assert actor.tenant is not None
     # FOR SHARE: a concurrent DELETE /v1/models/{id} waits for this job, then sees it.
     model = base_models.get_visible(session, actor.tenant, request.model, lock=True)
+    if request.steps is None:
+        steps = base_models.default_steps(model, request.hyperparameters)
+        request = replace(request, steps=steps)
     # The embedded runner runs every job on this host: only the setting bounds its gpus.
     fleet = None if settings.runner == "embedded" else workers.largest_live_gpus(session, settings)
     validate(request, model, settings, fleet)

@@ -23,7 +23,7 @@ class JobRequest:
     unsafe: list[str]
     surrogate: list[str] | None
     surrogate_mode: str = "fixed"
-    steps: int = 400
+    steps: int | None = None  # None: the model's default (sfd_core.job.default_steps)
     seed: int = 0
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)

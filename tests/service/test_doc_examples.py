@@ -33,7 +33,7 @@ DOC_URL = "http://127.0.0.1:8000"
 NOT_RUN = {
     r"^make (demo|test)": "the whole demo or test suite (make demo runs in CI)",
     r"sfd serve": "starts a second server; this test's server is already running",
-    r"sfd unlearn": "a 400-step engine run (tests/test_cli_engine.py runs the command)",
+    r"sfd unlearn": "a 2000-step engine run (tests/test_cli_engine.py runs the command)",
     r"sfd probe": "a full attack suite (tests/test_probes.py)",
     r"sfd demo": "a whole demo run",
     r"--wait": "follows a 400-step job to its end",

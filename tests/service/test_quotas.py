@@ -16,7 +16,14 @@ from domain.db import Database
 from domain.jobs import lifecycle, scheduling
 from tests.redis_db import redis_test_url
 
-from .support import Service, assert_problem, start_service, submit, wait_for
+from .support import (
+    Service,
+    assert_problem,
+    start_service,
+    submit,
+    upload_new_teacher,
+    wait_for,
+)
 
 REDIS_URL = redis_test_url()
 LONG = {"steps": 20_000}
@@ -78,6 +85,25 @@ def test_steps_quota_per_period(queue_only: Service) -> None:
         client.post(f"/v1/jobs/{first['id']}/cancel")  # never ran: its steps are not spent
         submit(client, steps=50)
         _cancel_queued(client)
+
+
+def test_a_job_naming_no_steps_runs_and_is_charged_its_models_default(
+    queue_only: Service, tmp_path: Path
+) -> None:
+    key = queue_only.new_key("defaults", ["jobs:read", "jobs:write", "models:write"])
+    with queue_only.client(key) as client:
+        unnamed = {key: value for key, value in _body().items() if key != "steps"}
+        digits = client.post("/v1/jobs", json=unnamed)
+        assert digits.status_code == 201, digits.text
+        assert (digits.json()["steps"], digits.json()["progress"]["total"]) == (2000, 2000)
+        theirs = upload_new_teacher(client, tmp_path, seed=31)
+        assert submit(client, model=theirs["id"], steps=None)["steps"] == 400
+        hardened = submit(client, steps=None, hyperparameters={"harden": True})
+        assert hardened["steps"] == 400  # no warm start: every step is an SFD step
+        _cancel_queued(client)
+    with queue_only.client(_key(queue_only, "stepper")) as client:  # 100 steps a period
+        body = assert_problem(client.post("/v1/jobs", json=_body(steps=None)), 429, "quota_steps")
+        assert body["detail"].endswith("this job needs 2000")
 
 
 def _cancel_queued(client: httpx.Client) -> None:
