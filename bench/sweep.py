@@ -28,7 +28,7 @@ from sfd_core.conditions import ForgetSpec
 from sfd_core.config import SFDConfig
 from sfd_core.denoisers import Denoiser
 from sfd_core.evaluation.report import evaluate_job
-from sfd_core.job import MODEL_PRESETS, WARM_START_SHARE, job_defaults
+from sfd_core.job import MODEL_PRESETS, WARM_START_SHARE, default_steps, job_defaults
 from sfd_core.loading import load_teacher
 from sfd_core.teachers import Teacher
 from sfd_core.text.evaluate import one_step_images, teacher_images
@@ -56,6 +56,12 @@ WARM1000_PAIRS4096 = NEW | {"warmup_steps": 1000, "warmup_pairs": 4096}
 # The digits and shapes defaults at steps 400 before the warm start took momentum
 WARM360 = NEW | {"warmup_steps": 360, "warmup_pairs": 2048}
 WARM300_SHAPES = NEW | LR_1E4 | {"warmup_steps": 300}
+# The named settings start from the model presets they were measured on (sfd_core.job's before
+# 2026-12-08), "default" from today's.
+SWEPT_PRESETS = {
+    "digits": {"warmup_pairs": 2048, "warmup_forget_share": 0.5},
+    "shapes": {"warmup_pairs": 1024},
+}
 SETTINGS: dict[str, dict[str, Any]] = {
     "default": {},
     # The defaults before the long warm start (SFD's loss from the first step)
@@ -106,6 +112,10 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "regression_only_beta0.9": REGRESSION_ONLY | MOMENTUM,  # run with --steps 2000
     "warm2000_pairs8192_beta0.9": REGRESSION_ONLY | MOMENTUM,  # run with --steps 2100
     "warm1000_pairs4096_beta0.9": WARM1000_PAIRS4096 | MOMENTUM,  # run with --steps 1100
+    # The share of the warm start's pairs for the forget condition (0.5 before the field)
+    "warm380_forget0.1": WARM360 | MOMENTUM | {"warmup_steps": 380, "warmup_forget_share": 0.1},
+    "warm380_forget0.25": WARM360 | MOMENTUM | {"warmup_steps": 380, "warmup_forget_share": 0.25},
+    "warm2000_pairs8192_forget0.25": REGRESSION_ONLY | MOMENTUM | {"warmup_forget_share": 0.25},
     # shapes: its preset's learning rates (1e-4) kept
     "reg3_lr1e-4": NEW | LR_1E4 | {"regression_weight": 3.0},
     "warm50_lr1e-4": NEW | LR_1E4 | {"warmup_steps": 50},
@@ -122,6 +132,12 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "warm380_beta0.9_lr3e-4_pairs4096": WARM300_SHAPES
     | MOMENTUM
     | {"warmup_lr": 3e-4, "warmup_steps": 380, "warmup_pairs": 4096},
+    "warm380_beta0.9_lr3e-4_forget0.25": WARM300_SHAPES
+    | MOMENTUM
+    | {"warmup_lr": 3e-4, "warmup_steps": 380, "warmup_forget_share": 0.25},
+    "warm760_beta0.9_lr3e-4_pairs2048": WARM300_SHAPES
+    | MOMENTUM
+    | {"warmup_lr": 3e-4, "warmup_steps": 760, "warmup_pairs": 2048},
     "warm300_lr3e-4_beta0.9": NEW | MOMENTUM | {"warmup_steps": 300},  # SFD at 3e-4 too
     "warm380_lr1e-4_beta0.9": WARM300_SHAPES | MOMENTUM | {"warmup_steps": 380},
     "warm300_beta0.9_reg3": WARM300_SHAPES | MOMENTUM | {"regression_weight": 3.0},
@@ -262,7 +278,10 @@ def run_setting(
     spec = ForgetSpec.create(*PAIRS[model])
     plan = teacher.plan(spec)
     overrides = SETTINGS[name]  # over what a job on this model starts from
-    config = SFDConfig.from_overrides(overrides, **job_defaults(model, steps, overrides))
+    defaults = job_defaults(model, steps, overrides)
+    if name != "default":
+        defaults |= SWEPT_PRESETS.get(model, {})
+    config = SFDConfig.from_overrides(overrides, **defaults)
     teacher.configure(config)
     scorer = Scorer(model, teacher, plan, spec, config)
     chain = CHAINS.get(name)
@@ -308,8 +327,13 @@ def run_setting(
 
 def _changed(config: dict[str, Any]) -> dict[str, Any]:
     """The values of a run's config that differ from the engine's defaults now."""
-    # Runs from before the warm start had an optimiser of its own ran it with SFD's.
-    before_fields = {"warmup_lr": config["lr_generator"], "warmup_adam_beta1": config["adam_beta1"]}
+    # Runs from before a field existed ran with what it replaced: the warm start on SFD's
+    # optimiser, half of its pairs for the forget condition.
+    before_fields = {
+        "warmup_lr": config["lr_generator"],
+        "warmup_adam_beta1": config["adam_beta1"],
+        "warmup_forget_share": 0.5,
+    }
     config = before_fields | config
     defaults = SFDConfig().to_dict()
     return {k: v for k, v in config.items() if k != "steps" and v != defaults.get(k)}
@@ -361,10 +385,12 @@ def write_report(out: Path) -> None:
             "",
             f"Teacher: retained FD {teacher['retained_fd']:.2f}, diversity "
             f"{teacher['diversity']:.3f}, retained accuracy {teacher['retained_accuracy']:.3f}. "
-            "A job on this model starts from the defaults with "
-            f"`{json.dumps(MODEL_PRESETS[model])}` and spends a share of "
+            f"A job on this model runs {default_steps(model)} steps unless told otherwise, "
+            f"starts from the defaults with `{json.dumps(MODEL_PRESETS[model])}` (fewer pairs "
+            "for a shorter job) and spends a share of "
             f"{WARM_START_SHARE.get(model, 0.0)} of its steps on the warm start "
-            "(`sfd_core/job.py`).",
+            "(`sfd_core/job.py`). Named settings start from the presets they were measured on "
+            f"(`{json.dumps(SWEPT_PRESETS.get(model, {}))}` over these).",
             "",
             "| setting | differs from the defaults | steps | CPU s | forget | surrogate | "
             "retained acc | retained FD | FD ratio | diversity ratio |",
