@@ -16,7 +16,7 @@ from domain.ids import new_id
 from domain.jobs import states
 from domain.jobs.models import Job, JobEvent
 from domain.jobs.transitions import transition
-from domain.jobs.validation import JobRequest, validate
+from domain.jobs.validation import JobRequest, resolved_steps, validate
 from domain.pagination import Page, paginate
 from domain.quotas import service as quotas
 from domain.settings import Settings
@@ -31,9 +31,7 @@ def create_job(
     assert actor.tenant is not None
     # FOR SHARE: a concurrent DELETE /v1/models/{id} waits for this job, then sees it.
     model = base_models.get_visible(session, actor.tenant, request.model, lock=True)
-    if request.steps is None:
-        steps = base_models.default_steps(model, request.hyperparameters)
-        request = replace(request, steps=steps)
+    request = replace(request, steps=resolved_steps(request, model, settings))
     # The embedded runner runs every job on this host: only the setting bounds its gpus.
     fleet = None if settings.runner == "embedded" else workers.largest_live_gpus(session, settings)
     validate(request, model, settings, fleet)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.base_models import service as base_models
 from domain.base_models.models import BaseModelRecord
 from domain.errors import Invalid
 from domain.settings import Settings
@@ -51,6 +52,14 @@ def _check_gpus(gpus: int, settings: Settings, fleet_gpus: int | None) -> None:
     raise Invalid(f"gpus must be between 1 and {most} ({offered})", code="invalid_gpus")
 
 
+def resolved_steps(request: JobRequest, model: BaseModelRecord, settings: Settings) -> int:
+    """The steps the job runs: the request's, or else its model's default (at most
+    ``SFD_MAX_STEPS``)."""
+    if request.steps is not None:
+        return request.steps
+    return min(settings.max_steps, base_models.default_steps(model, request.hyperparameters))
+
+
 def validate(
     request: JobRequest,
     model: BaseModelRecord,
@@ -59,13 +68,12 @@ def validate(
 ) -> None:
     """Raise :class:`Invalid` (with a precise ``code``) for anything the engine would refuse.
     ``fleet_gpus``: the most GPUs a live worker advertises (None: jobs run without workers)."""
-    if not 1 <= request.steps <= settings.max_steps:
+    steps = resolved_steps(request, model, settings)
+    if not 1 <= steps <= settings.max_steps:
         raise Invalid(f"steps must be between 1 and {settings.max_steps}", code="invalid_steps")
     _check_gpus(request.gpus, settings, fleet_gpus)
     try:
-        config = SFDConfig.from_overrides(
-            request.hyperparameters, steps=request.steps, shards=request.gpus
-        )
+        config = SFDConfig.from_overrides(request.hyperparameters, steps=steps, shards=request.gpus)
     except ConfigError as exc:
         raise Invalid(str(exc), code="invalid_hyperparameters") from None
     if config.shards % request.gpus:

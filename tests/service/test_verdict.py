@@ -21,7 +21,7 @@ from domain.base_models.models import BaseModelRecord
 from domain.db import Database
 from domain.errors import Invalid
 from domain.jobs.models import Job
-from domain.jobs.validation import JobRequest, effective_policy, validate
+from domain.jobs.validation import JobRequest, effective_policy, resolved_steps, validate
 from domain.migrate import alembic_config, upgrade
 from domain.settings import JOB_SETTINGS, Settings
 
@@ -183,6 +183,22 @@ def test_domain_refuses_a_policy_the_engine_would(tmp_path: Path) -> None:
     assert refused.value.code == "invalid_probes"
     overrides = {"max_fd_ratio": 9.0, "require_probes": False}
     assert effective_policy(settings, overrides) == {"max_forget_rate": 0.01, **overrides}
+
+
+def test_a_request_naming_no_steps_runs_its_models_default_within_max_steps(
+    tmp_path: Path,
+) -> None:
+    digits = BaseModelRecord(
+        kind="class",
+        class_names=[str(i) for i in range(10)],
+        source_type="bundled",
+        source="digits",
+    )
+    request = JobRequest(model="digits", unsafe=["0"], surrogate=["1"])
+    assert resolved_steps(request, digits, Settings(home=tmp_path)) == 2000
+    capped = Settings(home=tmp_path, max_steps=1000)
+    assert resolved_steps(request, digits, capped) == 1000
+    validate(request, digits, capped)  # the default never exceeds the deployment's bound
 
 
 def test_deployment_policy_is_checked_at_start_up(
