@@ -35,8 +35,10 @@ from .trainer import SFDTrainer
 CHECKPOINT_FILE = "checkpoint.safetensors"
 
 # Per-model defaults measured on this project's CPU (bench/sweep.py, docs/FIDELITY.md); user
-# hyperparameters override them. shapes: SFD's steps at lr 3e-4 cost it diversity (0.36 vs
-# 0.52 at 100 iterations), so they keep 1e-4; its warm start takes the default 3e-4.
+# hyperparameters override them. digits draws a quarter of its warm-start pairs for the forget
+# condition (FD 2.23 against 2.49 with half at 400 steps; shapes did worse with a quarter).
+# shapes: SFD's steps at lr 3e-4 cost it diversity (0.36 vs 0.52 at 100 iterations), so they
+# keep 1e-4; its warm start takes the default 3e-4.
 MODEL_PRESETS: dict[str, dict[str, Any]] = {
     "digits": {"warmup_pairs": 8192, "warmup_forget_share": 0.25},
     "shapes": {"lr_generator": 1e-4, "lr_fake_score": 1e-4, "warmup_pairs": 2048},

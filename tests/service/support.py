@@ -15,7 +15,9 @@ from api.server import BackgroundServer
 from domain.settings import Settings
 
 S3_KEYS = {"s3_access_key": "testing", "s3_secret_key": "testing"}
-ENGINE_HP = {"batch_size": 16}
+# Small jobs: batch 16, and no more warm-start pairs than a test needs (a bundled digits job
+# of 2,000 steps or more would draw 8,192 before its first step).
+ENGINE_HP = {"batch_size": 16, "warmup_pairs": 1024}
 TERMINAL = {"succeeded", "failed", "cancelled"}
 # What a succeeded job with attack probes publishes.
 ARTIFACTS = {"generator.tar", "report.json", "robustness.png", "samples.png"}

@@ -24,7 +24,7 @@ from sfd_core import OneStepGenerator
 
 from .support import Service, assert_problem, start_service, submit, wait_for
 
-TWO_RANKS = {"gpus": 2, "hyperparameters": {"batch_size": 8}, "probes": "off"}
+TWO_RANKS = {"gpus": 2, "hyperparameters": {"batch_size": 8, "warmup_pairs": 1024}, "probes": "off"}
 # Each attempt starts a job process and two ranks, each importing torch: about 10 s on an idle
 # machine, many minutes on an oversubscribed one.
 SLOW = pytest.mark.timeout(2400)

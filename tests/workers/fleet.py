@@ -32,7 +32,7 @@ TINY_JOB = {
     "unsafe_concept": "0",
     "safe_surrogate": "1",
     "steps": 3,
-    "hyperparameters": {"batch_size": 16},
+    "hyperparameters": {"batch_size": 16, "warmup_pairs": 1024},  # a long job draws no more
     "eval_samples_per_class": 1,
     "probes": "quick",
 }
