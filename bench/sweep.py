@@ -56,6 +56,8 @@ WARM1000_PAIRS4096 = NEW | {"warmup_steps": 1000, "warmup_pairs": 4096}
 # The digits and shapes defaults at steps 400 before the warm start took momentum
 WARM360 = NEW | {"warmup_steps": 360, "warmup_pairs": 2048}
 WARM300_SHAPES = NEW | LR_1E4 | {"warmup_steps": 300}
+# The shapes preset at 400 steps before its 780-step default: 380 + 20, the warm start at 3e-4
+WARM380_SHAPES = WARM300_SHAPES | MOMENTUM | {"warmup_lr": 3e-4, "warmup_steps": 380}
 # The named settings start from the model presets they were measured on (sfd_core.job's before
 # 2026-12-08), "default" from today's.
 SWEPT_PRESETS = {
@@ -125,19 +127,12 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "warm300_beta0.9": WARM300_SHAPES | MOMENTUM,
     "warm300_beta0.9_lr3e-4": WARM300_SHAPES | MOMENTUM | {"warmup_lr": 3e-4},
     "warm360_beta0.9_lr3e-4": WARM300_SHAPES | MOMENTUM | {"warmup_lr": 3e-4, "warmup_steps": 360},
-    "warm380_beta0.9_lr3e-4": WARM300_SHAPES | MOMENTUM | {"warmup_lr": 3e-4, "warmup_steps": 380},
-    "warm380_beta0.9_lr3e-4_pairs2048": WARM300_SHAPES
-    | MOMENTUM
-    | {"warmup_lr": 3e-4, "warmup_steps": 380, "warmup_pairs": 2048},
-    "warm380_beta0.9_lr3e-4_pairs4096": WARM300_SHAPES
-    | MOMENTUM
-    | {"warmup_lr": 3e-4, "warmup_steps": 380, "warmup_pairs": 4096},
-    "warm380_beta0.9_lr3e-4_forget0.25": WARM300_SHAPES
-    | MOMENTUM
-    | {"warmup_lr": 3e-4, "warmup_steps": 380, "warmup_forget_share": 0.25},
-    "warm760_beta0.9_lr3e-4_pairs2048": WARM300_SHAPES
-    | MOMENTUM
-    | {"warmup_lr": 3e-4, "warmup_steps": 760, "warmup_pairs": 2048},
+    "warm380_beta0.9_lr3e-4": WARM380_SHAPES,
+    "warm380_beta0.9_lr3e-4_pairs2048": WARM380_SHAPES | {"warmup_pairs": 2048},
+    "warm380_beta0.9_lr3e-4_pairs4096": WARM380_SHAPES | {"warmup_pairs": 4096},
+    "warm380_beta0.9_lr3e-4_forget0.25": WARM380_SHAPES | {"warmup_forget_share": 0.25},
+    "warm760_beta0.9_lr3e-4_pairs2048": WARM380_SHAPES
+    | {"warmup_steps": 760, "warmup_pairs": 2048},
     "warm300_lr3e-4_beta0.9": NEW | MOMENTUM | {"warmup_steps": 300},  # SFD at 3e-4 too
     "warm380_lr1e-4_beta0.9": WARM300_SHAPES | MOMENTUM | {"warmup_steps": 380},
     "warm300_beta0.9_reg3": WARM300_SHAPES | MOMENTUM | {"regression_weight": 3.0},

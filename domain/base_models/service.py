@@ -25,8 +25,8 @@ from domain.jobs.models import Job
 from domain.pagination import Page, paginate
 from domain.settings import Settings
 from domain.storage import Storage
-from sfd_core import job as engine_job
 from sfd_core.job import ModelSummary, describe_model
+from sfd_core.job import default_steps as engine_default_steps
 from sfd_core.limits import ModelLimits, ModelTooLarge
 from sfd_core.loading import BUNDLED_MODELS, ModelLoadError
 
@@ -300,7 +300,7 @@ def default_steps(model: BaseModelRecord, hyperparameters: dict[str, Any]) -> in
     """The steps a job on ``model`` runs when its request names none (the engine's measured
     budget for a bundled model)."""
     name = model.source if model.source_type == "bundled" else ""
-    return engine_job.default_steps(name, hyperparameters)
+    return engine_default_steps(name, hyperparameters)
 
 
 def local_ref(settings: Settings, storage: Storage, model: BaseModelRecord) -> str:
