@@ -31,8 +31,9 @@ from sfd_core.conditions import ForgetPlan, ForgetSpec
 from sfd_core.denoisers import Denoiser
 from sfd_core.evaluation import EVALUATORS, forgetting_metrics
 from sfd_core.evaluation.report import BATCH, EVAL_SEED, TEACHER_STEPS
-from sfd_core.job import UnlearnRequest, default_steps, run_unlearning
+from sfd_core.job import UnlearnRequest, run_unlearning
 from sfd_core.loading import load_teacher
+from sfd_core.presets import default_steps
 from sfd_core.progress import ProgressEvent
 from sfd_core.sampling import heun_nfe, heun_sample
 from sfd_core.teachers import ClassConditionalTeacher

@@ -28,8 +28,8 @@ from sfd_core.conditions import ForgetSpec
 from sfd_core.config import SFDConfig
 from sfd_core.denoisers import Denoiser
 from sfd_core.evaluation.report import evaluate_job
-from sfd_core.job import MODEL_PRESETS, WARM_START_SHARE, default_steps, job_defaults
 from sfd_core.loading import load_teacher
+from sfd_core.presets import MODEL_PRESETS, WARM_START_SHARE, default_steps, job_defaults
 from sfd_core.teachers import Teacher
 from sfd_core.text.evaluate import one_step_images, teacher_images
 from sfd_core.text.shapes_eval import ShapesEvaluator
@@ -384,7 +384,7 @@ def write_report(out: Path) -> None:
             f"starts from the defaults with `{json.dumps(MODEL_PRESETS[model])}` (fewer pairs "
             "for a shorter job) and spends a share of "
             f"{WARM_START_SHARE.get(model, 0.0)} of its steps on the warm start "
-            "(`sfd_core/job.py`). Named settings start from the presets they were measured on "
+            "(`sfd_core/presets.py`). Named settings start from the presets they were measured on "
             f"(`{json.dumps(SWEPT_PRESETS.get(model, {}))}` over these).",
             "",
             "| setting | differs from the defaults | steps | CPU s | forget | surrogate | "

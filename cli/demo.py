@@ -12,11 +12,15 @@ import typer
 
 from cli.jobs import download_all, follow, print_job, print_report
 from cli.remote import console, fail
+from sfd_core.presets import MODEL_STEPS
+
+DIGITS_STEPS = MODEL_STEPS["digits"]
 
 
 def demo(
     steps: Annotated[
-        int | None, typer.Option(help="Distillation steps (default: the digits model's, 2000).")
+        int | None,
+        typer.Option(help=f"Distillation steps (default: the digits model's, {DIGITS_STEPS})."),
     ] = None,
     out: Annotated[Path, typer.Option(help="Where the artifacts go.")] = Path("out/demo"),
     home: Annotated[

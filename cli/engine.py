@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from sfd_core.presets import describe_default_steps
+
 if TYPE_CHECKING:  # the engine (torch, diffusers) loads inside the commands that run it
     from sfd_core.job import JobResult, UnlearnRequest
     from sfd_core.progress import ProgressEvent
@@ -97,9 +99,7 @@ def unlearn(
     mode: Annotated[str, typer.Option(help="Surrogate mode: fixed or random.")] = "fixed",
     steps: Annotated[
         int | None,
-        typer.Option(
-            help="SFD iterations (default: the model's: digits 2000, shapes 780, others 400)."
-        ),
+        typer.Option(help=f"SFD iterations (default: the model's: {describe_default_steps()})."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",

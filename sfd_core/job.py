@@ -26,6 +26,7 @@ from .generator import save_generator
 from .limits import ModelLimits
 from .loading import folder_sha256, load_teacher
 from .policy import ForgettingPolicy, judge_report
+from .presets import default_steps, job_defaults
 from .probes import PROBE_CHOICES, probe_generator
 from .progress import ProgressCallback, ProgressEvent, StopCheck
 from .text.evaluate import evaluate_text_job
@@ -33,56 +34,6 @@ from .text.generator import save_text_generator
 from .trainer import SFDTrainer
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
-
-# Per-model defaults measured on this project's CPU (bench/sweep.py, docs/FIDELITY.md); user
-# hyperparameters override them. digits draws a quarter of its warm-start pairs for the forget
-# condition (FD 2.23 against 2.49 with half at 400 steps; shapes did worse with a quarter).
-# shapes: SFD's steps at lr 3e-4 cost it diversity (0.36 vs 0.52 at 100 iterations), so they
-# keep 1e-4; its warm start takes the default 3e-4.
-MODEL_PRESETS: dict[str, dict[str, Any]] = {
-    "digits": {"warmup_pairs": 8192, "warmup_forget_share": 0.25},
-    "shapes": {"lr_generator": 1e-4, "lr_fake_score": 1e-4, "warmup_pairs": 2048},
-}
-# The share of a job's steps spent on the regression-only warm start (sfd_core.warmup) before
-# SFD's loss takes over; a warm-start step costs a fifth of an SFD step or less. SFD's first
-# steps after it do the most (digits: FD 2.1 -> 1.9 in 40 steps; shapes: retained accuracy up,
-# FD flat in 20), later ones drift (docs/FIDELITY.md). Hardened jobs keep every step for SFD:
-# the adversarial pool trains in SFD steps only.
-WARM_START_SHARE: dict[str, float] = {"digits": 0.98, "shapes": 0.975}
-# A job's steps when its request names none: what fits the issue's budgets on two CPU cores.
-# digits: 1,960 warm-start steps + 40 SFD steps, retained FD 1.5x the teacher's over three
-# seeds in 270 s of training; shapes: 760 + 20, FD 1.9x in 428 s. Any other model keeps 400:
-# it has no warm start, so each of its steps is an SFD step.
-DEFAULT_STEPS = 400
-MODEL_STEPS: dict[str, int] = {"digits": 2000, "shapes": 780}
-# A preset's warmup_pairs are for its model's default steps; a shorter job draws fewer, in
-# proportion, down to this (so the teacher's sampling keeps its share of the job's time).
-MIN_PRESET_PAIRS = 1024
-
-
-def default_steps(model: str, hyperparameters: dict[str, Any] | None = None) -> int:
-    """The steps a job on ``model`` runs when its request names none. A hardened job has no
-    warm start (each of its steps is an SFD step), so it runs ``DEFAULT_STEPS``."""
-    if _hardened(model, hyperparameters or {}):
-        return DEFAULT_STEPS
-    return MODEL_STEPS.get(model, DEFAULT_STEPS)
-
-
-def _hardened(model: str, overrides: dict[str, Any]) -> bool:
-    return {**MODEL_PRESETS.get(model, {}), **overrides}.get("harden") is True
-
-
-def job_defaults(
-    model: str, steps: int, overrides: dict[str, Any], ranks: int = 1
-) -> dict[str, Any]:
-    """The hyperparameters a job of ``steps`` steps on ``model`` starts from, before the
-    user's ``overrides`` (which only decide here whether the job is hardened)."""
-    preset = dict(MODEL_PRESETS.get(model, {}))
-    if "warmup_pairs" in preset:  # drawn for the model's default steps: fewer for a shorter job
-        scale = min(1.0, steps / MODEL_STEPS.get(model, DEFAULT_STEPS))
-        preset["warmup_pairs"] = max(MIN_PRESET_PAIRS, round(scale * preset["warmup_pairs"]))
-    share = 0.0 if _hardened(model, overrides) else WARM_START_SHARE.get(model, 0.0)
-    return {"shards": ranks, "warmup_steps": int(share * steps), **preset, "steps": steps}
 
 
 @dataclass

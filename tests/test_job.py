@@ -11,8 +11,9 @@ from sfd_core import OneStepGenerator
 from sfd_core.conditions import ForgetSpec
 from sfd_core.config import SFDConfig
 from sfd_core.evaluation import EVALUATORS, frechet_distance
-from sfd_core.job import UnlearnRequest, default_steps, run_unlearning
+from sfd_core.job import UnlearnRequest, run_unlearning
 from sfd_core.loading import folder_sha256, load_teacher
+from sfd_core.presets import default_steps
 from sfd_core.sampling import heun_sample
 from sfd_core.trainer import SFDTrainer, one_step_generate
 

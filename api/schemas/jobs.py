@@ -11,6 +11,7 @@ from domain.db import unix
 from domain.jobs.models import Job, JobEvent
 from domain.jobs.validation import JobRequest
 from domain.jobs.verdict import failed_criteria
+from sfd_core.presets import describe_default_steps
 
 Concept = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Concepts = Annotated[list[Concept], Field(min_length=1, max_length=32)]
@@ -91,7 +92,7 @@ class JobCreate(RequestBody):
         None,
         ge=1,
         description="Distillation steps (upper bound: SFD_MAX_STEPS; default: the model's, "
-        "digits 2000, shapes 780, others 400).",
+        f"{describe_default_steps()}).",
     )
     seed: int = Field(0, ge=0, le=2**31 - 1)
     hyperparameters: dict[HyperparameterName, bool | int | FiniteFloat] = Field(

@@ -26,9 +26,9 @@ from domain.pagination import Page, paginate
 from domain.settings import Settings
 from domain.storage import Storage
 from sfd_core.job import ModelSummary, describe_model
-from sfd_core.job import default_steps as engine_default_steps
 from sfd_core.limits import ModelLimits, ModelTooLarge
 from sfd_core.loading import BUNDLED_MODELS, ModelLoadError
+from sfd_core.presets import default_steps as engine_default_steps
 
 log = logging.getLogger(__name__)
 
