@@ -48,17 +48,17 @@ def delete_artifacts(
     return Response(status_code=204)
 
 
-@router.api_route(
-    "/{name}",
-    methods=["GET", "HEAD"],
-    response_model=None,
-    responses={
-        200: {"content": {"application/octet-stream": {}}, "description": "The file, streamed."},
-        206: {"description": "The byte range asked for with `Range: bytes=...`."},
-        307: {"description": "S3 store: redirect to a short-lived presigned URL."},
-        **responses(416),
-    },
-)
+DOWNLOAD_RESPONSES = {
+    200: {"content": {"application/octet-stream": {}}, "description": "The file, streamed."},
+    206: {"description": "The byte range asked for with `Range: bytes=...`."},
+    307: {"description": "S3 store: redirect to a short-lived presigned URL."},
+    **responses(416),
+}
+
+
+# GET and HEAD are registered apart so that each has its own OpenAPI operation id.
+@router.head("/{name}", response_model=None, responses=DOWNLOAD_RESPONSES, name="head_artifact")
+@router.get("/{name}", response_model=None, responses=DOWNLOAD_RESPONSES)
 def download_artifact(
     request: Request,
     job_id: str,

@@ -60,6 +60,18 @@ def test_every_v1_operation_declares_problem_errors(fuzzed: Service) -> None:
                 assert list(content) == ["application/problem+json"], (method, path, status)
 
 
+def test_every_operation_has_its_own_operation_id(fuzzed: Service) -> None:
+    """Client generators key methods by operation id: a shared one (GET and HEAD of a
+    download) would make one of them vanish."""
+    import httpx
+
+    document = httpx.get(f"{fuzzed.url}/openapi.json").json()
+    ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    download = document["paths"]["/v1/jobs/{job_id}/artifacts/{name}"]
+    assert set(download) == {"get", "head"}
+
+
 def _fuzz(service: Service, max_examples: int) -> list[str]:
     """Every operation, ``max_examples`` generated requests each; the failures found."""
     schema = schemathesis.openapi.from_url(f"{service.url}/openapi.json")
