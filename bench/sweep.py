@@ -273,7 +273,7 @@ def run_setting(
     spec = ForgetSpec.create(*PAIRS[model])
     plan = teacher.plan(spec)
     overrides = SETTINGS[name]  # over what a job on this model starts from
-    defaults = job_defaults(model, steps, overrides)
+    defaults = job_defaults(model, steps)
     if name != "default":
         defaults |= SWEPT_PRESETS.get(model, {})
     config = SFDConfig.from_overrides(overrides, **defaults)

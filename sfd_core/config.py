@@ -70,6 +70,11 @@ class SFDConfig:
     harden_restart_every: int = 10
     harden_batch: int = 16
     harden_weight: float = 3.0
+    # A hardened run hardens its warm start too: every harden_warmup_every-th warm-start step
+    # also takes the pool's attack step and adds the repel term to the regression (0: only SFD
+    # steps are hardened, which left digits attackable after a warm start; every 4th step kept
+    # every attack at 0% with retained FD 2.05, docs/ROBUSTNESS.md).
+    harden_warmup_every: int = 4
     # Warm start (sfd_core.warmup): the first warmup_steps regress the generator onto
     # warmup_pairs samples the teacher draws at the start (forget conditions: the surrogate's);
     # regression_weight keeps that regression in the generator's loss afterwards (DMD-style).
@@ -135,6 +140,7 @@ class SFDConfig:
             (1 <= self.harden_restart_every <= 10_000, "harden_restart_every in [1, 10000]"),
             (1 <= self.harden_batch <= 1024, "harden_batch must be between 1 and 1024"),
             (0 <= self.harden_weight <= 1000, "harden_weight must be in [0, 1000]"),
+            (0 <= self.harden_warmup_every <= 10_000, "harden_warmup_every in [0, 10000]"),
             (0 <= self.warmup_steps <= self.steps, "warmup_steps must be in [0, steps]"),
             (2 <= self.warmup_pairs <= 100_000, "warmup_pairs must be in [2, 100000]"),
             (0 <= self.warmup_forget_share < 1, "warmup_forget_share must be in [0, 1)"),

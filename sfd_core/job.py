@@ -56,7 +56,7 @@ class UnlearnRequest:
 
     def __post_init__(self) -> None:
         if self.steps is None:
-            self.steps = default_steps(self.model, self.hyperparameters)
+            self.steps = default_steps(self.model)
 
     def spec(self) -> ForgetSpec:
         return ForgetSpec.create(self.unsafe, self.surrogate, self.surrogate_mode)  # type: ignore[arg-type]
@@ -64,7 +64,7 @@ class UnlearnRequest:
     def config(self, ranks: int = 1) -> SFDConfig:
         """The run's hyperparameters on ``ranks`` processes: ``shards`` defaults to one per
         rank, and must split over them."""
-        defaults = job_defaults(self.model, self.steps, self.hyperparameters, ranks)
+        defaults = job_defaults(self.model, self.steps, ranks)
         config = SFDConfig.from_overrides(self.hyperparameters, **defaults)
         if config.shards % ranks:
             raise ConfigError(f"shards must be a multiple of the number of processes ({ranks})")

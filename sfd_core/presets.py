@@ -20,8 +20,8 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
 # The share of a job's steps spent on the regression-only warm start (sfd_core.warmup) before
 # SFD's loss takes over; a warm-start step costs a fifth of an SFD step or less. SFD's first
 # steps after it do the most (digits: FD 2.1 -> 1.9 in 40 steps; shapes: retained accuracy up,
-# FD flat in 20), later ones drift (docs/FIDELITY.md). Hardened jobs keep every step for SFD:
-# the adversarial pool trains in SFD steps only.
+# FD flat in 20), later ones drift (docs/FIDELITY.md). A hardened job's pool trains in its
+# warm start too (SFDConfig.harden_warmup_every), so it keeps the same share.
 WARM_START_SHARE: dict[str, float] = {"digits": 0.98, "shapes": 0.975}
 # A job's steps when its request names none: what fits the issue's budgets on two CPU cores.
 # digits: 1,960 warm-start steps + 40 SFD steps, retained FD 1.5x the teacher's over three
@@ -34,32 +34,23 @@ MODEL_STEPS: dict[str, int] = {"digits": 2000, "shapes": 780}
 MIN_PRESET_PAIRS = 1024
 
 
-def default_steps(model: str, hyperparameters: dict[str, Any] | None = None) -> int:
-    """The steps a job on ``model`` runs when its request names none. A hardened job has no
-    warm start (each of its steps is an SFD step), so it runs ``DEFAULT_STEPS``."""
-    if _hardened(model, hyperparameters or {}):
-        return DEFAULT_STEPS
+def default_steps(model: str) -> int:
+    """The steps a job on ``model`` runs when its request names none, hardened or not."""
     return MODEL_STEPS.get(model, DEFAULT_STEPS)
 
 
-def _hardened(model: str, overrides: dict[str, Any]) -> bool:
-    return {**MODEL_PRESETS.get(model, {}), **overrides}.get("harden") is True
-
-
-def job_defaults(
-    model: str, steps: int, overrides: dict[str, Any], ranks: int = 1
-) -> dict[str, Any]:
+def job_defaults(model: str, steps: int, ranks: int = 1) -> dict[str, Any]:
     """The hyperparameters a job of ``steps`` steps on ``model`` starts from, before the
-    user's ``overrides`` (which only decide here whether the job is hardened)."""
+    user's own."""
     preset = dict(MODEL_PRESETS.get(model, {}))
     if "warmup_pairs" in preset:  # drawn for the model's default steps: fewer for a shorter job
         scale = min(1.0, steps / MODEL_STEPS.get(model, DEFAULT_STEPS))
         preset["warmup_pairs"] = max(MIN_PRESET_PAIRS, round(scale * preset["warmup_pairs"]))
-    share = 0.0 if _hardened(model, overrides) else WARM_START_SHARE.get(model, 0.0)
+    share = WARM_START_SHARE.get(model, 0.0)
     return {"shards": ranks, "warmup_steps": int(share * steps), **preset, "steps": steps}
 
 
 def describe_default_steps() -> str:
     """The default lengths as help texts name them: ``digits 2000, shapes 780, ...``."""
     named = ", ".join(f"{model} {steps}" for model, steps in MODEL_STEPS.items())
-    return f"{named}, others and hardened jobs {DEFAULT_STEPS}"
+    return f"{named}, others {DEFAULT_STEPS}"

@@ -250,15 +250,22 @@ class SFDTrainer:
         return self.regression(self.generator, self.pairs, index.to(self.device)).mean()
 
     # -- one iteration ------------------------------------------------------------------------
-    def _warmup_step(self) -> dict[str, float]:
+    def _warmup_step(self, repel: bool) -> dict[str, float]:
         """Regress the generator onto the teacher's pairs (no fake-score step yet: the fake
-        score starts as the teacher, which is what a warmed-up generator draws)."""
+        score starts as the teacher, which is what a warmed-up generator draws); with
+        ``repel``, hardening's repel term joins the regression."""
         self.generator.requires_grad_(True)
         with self._autocast():
             loss = self._regression_loss(2 * self.batch)
+            losses = {"warmup_regression": loss.item()}
+            if repel:
+                assert self.hardener is not None
+                term = self.hardener.repel_loss(self.generator)
+                loss = loss + self.config.harden_weight * torch.nan_to_num(term)
+                losses["warmup_repel"] = term.item()
         self._apply(self.opt_generator, self.generator, loss.float())
         self._update_ema()
-        return {"warmup_regression": loss.item()}
+        return losses
 
     def _fake_score_step(self) -> dict[str, float]:
         cfg, n = self.config, self.batch
@@ -338,15 +345,31 @@ class SFDTrainer:
         losses["nan_dropped"] = int((~ok_r).sum() + (~ok_f).sum())
         return losses
 
-    def _harden_step(self) -> None:
+    def _hardening_round(self) -> int | None:
+        """This step's round of the adversarial pool, or None if the pool sits it out: every
+        SFD step of a hardened run is a round, and every ``harden_warmup_every``-th warm-start
+        step when the warm start is hardened (a function of the step, so a resume needs no
+        state)."""
+        cfg = self.config
+        if self.hardener is None:
+            return None
+        every = cfg.harden_warmup_every
+        warm_rounds = -(-cfg.warmup_steps // every) if every else 0
+        if self.step >= cfg.warmup_steps:
+            return warm_rounds + self.step - cfg.warmup_steps
+        if every and self.step % every == 0:
+            return self.step // every
+        return None
+
+    def _harden_step(self, round_: int) -> None:
         """The pool's attack step against the current generator (hardened SFD only)."""
         assert self.hardener is not None
         self.generator.requires_grad_(False)
         with self._autocast():
             for _ in range(self.config.harden_attack_steps):
                 self.hardener.attack_step(self.generator)
-        if (self.step + 1) % self.config.harden_restart_every == 0:
-            self.hardener.restart_weakest(self.step)
+        if (round_ + 1) % self.config.harden_restart_every == 0:
+            self.hardener.restart_weakest(round_)
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -365,8 +388,11 @@ class SFDTrainer:
         the adversarial pool's step when hardened, and a generator step (and its EMA)."""
         self.fake_score.train()
         self.generator.train()
+        round_ = self._hardening_round()
         if self.step < self.config.warmup_steps:
-            losses = self._warmup_step()
+            if round_ is not None:
+                self._harden_step(round_)
+            losses = self._warmup_step(repel=round_ is not None)
             self.step += 1
             return losses
         if self.step == self.config.warmup_steps > 0:
@@ -379,8 +405,8 @@ class SFDTrainer:
         self._schedule_learning_rates()
         for _ in range(self.config.fake_score_steps):
             losses = self._fake_score_step()
-        if self.hardener is not None:
-            self._harden_step()
+        if round_ is not None:
+            self._harden_step(round_)
         losses |= self._generator_step()
         self.step += 1
         return self._over_ranks(losses)

@@ -18,9 +18,9 @@ from tests.tiny_models import tiny_edm_denoiser
 HARDEN = {"harden": True, "harden_pool": 4, "harden_batch": 4, "harden_restart_every": 2}
 
 
-def make_trainer(steps=4, seed=0) -> SFDTrainer:
+def make_trainer(steps=4, seed=0, **overrides) -> SFDTrainer:
     plan = plan_for_classes(ForgetSpec.create("0", "1"), ["0", "1", "2", "3"], null_id=4)
-    config = SFDConfig(steps=steps, batch_size=4, **HARDEN)
+    config = SFDConfig(steps=steps, batch_size=4, **HARDEN | overrides)
     return SFDTrainer(tiny_edm_denoiser(num_classes=5), plan, config, (1, 8, 8), seed=seed)
 
 
@@ -41,12 +41,40 @@ def test_hardened_run_resumes_exactly_with_its_pool(tmp_path):
     assert all(torch.equal(a, b) for a, b in pairs)
 
 
+WARM = {"warmup_steps": 4, "warmup_pairs": 16, "harden_warmup_every": 2}
+
+
+def test_a_hardened_warm_start_attacks_and_repels_every_nth_step_and_resumes_exactly(tmp_path):
+    straight = make_trainer(steps=6, **WARM)
+    start = straight.hardener.pool.vectors.detach().clone()
+    first = straight.train_step()
+    assert "warmup_repel" in first  # a round: the pool attacked, the generator repelled
+    assert not torch.equal(start, straight.hardener.pool.vectors)
+    after_round = straight.hardener.pool.vectors.detach().clone()
+    assert "warmup_repel" not in straight.train_step()  # the pool sits this step out
+    assert torch.equal(after_round, straight.hardener.pool.vectors)
+    assert "warmup_repel" in straight.train_step()
+    straight.run()
+    assert straight.step == 6
+
+    first = make_trainer(steps=6, **WARM)
+    first.run(should_stop=lambda: first.step >= 3)  # stopped inside the warm start
+    path = first.save_checkpoint(tmp_path / "ckpt.safetensors")
+    resumed = make_trainer(steps=6, seed=99, **WARM)
+    resumed.load_checkpoint(path)
+    resumed.run()
+    assert torch.equal(straight.hardener.pool.vectors, resumed.hardener.pool.vectors)
+    pairs = zip(straight.ema.parameters(), resumed.ema.parameters(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
         ({"harden_pool": 0}, "harden_pool"),
         ({"harden_attack_lr": 0.0}, "harden_attack_lr"),
         ({"harden_weight": -1.0}, "harden_weight"),
+        ({"harden_warmup_every": -1}, "harden_warmup_every"),
         ({"harden": 1}, "must be true or false"),
     ],
 )

@@ -75,7 +75,7 @@ def test_report_and_artifacts_are_written(job):
     assert {e.phase for e in events} == {"warmstart", "train", "evaluate", "probe", "save"}
 
 
-def test_a_job_spends_its_models_warm_start_share_unless_hardened_or_told_otherwise():
+def test_a_job_spends_its_models_warm_start_share_hardened_or_not_unless_told_otherwise():
     def config(model: str = "digits", **hyperparameters) -> SFDConfig:
         request = UnlearnRequest(model, ["0"], steps=400, hyperparameters=hyperparameters)
         return request.config()
@@ -83,7 +83,8 @@ def test_a_job_spends_its_models_warm_start_share_unless_hardened_or_told_otherw
     assert (config().warmup_steps, config().warmup_pairs) == (392, 1638)  # 400 / 2000 of 8192
     assert config().warmup_forget_share == 0.25
     assert (config("shapes").warmup_steps, config("shapes").warmup_pairs) == (390, 1050)
-    assert config(harden=True).warmup_steps == 0  # the adversarial pool needs SFD steps
+    hardened = config(harden=True)
+    assert (hardened.warmup_steps, hardened.harden_warmup_every) == (392, 4)  # the pool trains
     assert config(warmup_steps=7).warmup_steps == 7
     assert config("/models/a-users-teacher").warmup_steps == 0
 
@@ -96,7 +97,7 @@ def test_a_request_naming_no_steps_runs_its_models_default():
     assert longer.warmup_pairs == 8192  # the preset's pairs at most
     assert UnlearnRequest("digits", ["0"], steps=40).config().warmup_pairs == 1024
     hardened = UnlearnRequest("digits", ["0"], hyperparameters={"harden": True})
-    assert (hardened.steps, hardened.config().warmup_steps) == (400, 0)  # no warm start
+    assert (hardened.steps, hardened.config().warmup_steps) == (2000, 1960)  # a hardened warm start
     assert UnlearnRequest("/models/a-users-teacher", ["0"]).steps == 400
     assert UnlearnRequest("digits", ["0"], steps=7).steps == 7
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -296,11 +295,11 @@ def register_path(
     return _registered(session, actor, model)
 
 
-def default_steps(model: BaseModelRecord, hyperparameters: dict[str, Any]) -> int:
+def default_steps(model: BaseModelRecord) -> int:
     """The steps a job on ``model`` runs when its request names none (the engine's measured
     budget for a bundled model)."""
     name = model.source if model.source_type == "bundled" else ""
-    return engine_default_steps(name, hyperparameters)
+    return engine_default_steps(name)
 
 
 def local_ref(settings: Settings, storage: Storage, model: BaseModelRecord) -> str:

@@ -57,7 +57,7 @@ def resolved_steps(request: JobRequest, model: BaseModelRecord, settings: Settin
     ``SFD_MAX_STEPS``)."""
     if request.steps is not None:
         return request.steps
-    return min(settings.max_steps, base_models.default_steps(model, request.hyperparameters))
+    return min(settings.max_steps, base_models.default_steps(model))
 
 
 def validate(

@@ -99,7 +99,7 @@ def test_a_job_naming_no_steps_runs_and_is_charged_its_models_default(
         theirs = upload_new_teacher(client, tmp_path, seed=31)
         assert submit(client, model=theirs["id"], steps=None)["steps"] == 400
         hardened = submit(client, steps=None, hyperparameters={"harden": True})
-        assert hardened["steps"] == 400  # no warm start: every step is an SFD step
+        assert hardened["steps"] == 2000  # its pool trains in the warm start too
         _cancel_queued(client)
     with queue_only.client(_key(queue_only, "stepper")) as client:  # 100 steps a period
         body = assert_problem(client.post("/v1/jobs", json=_body(steps=None)), 429, "quota_steps")
