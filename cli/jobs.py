@@ -124,6 +124,16 @@ def print_report(report: dict[str, Any]) -> None:
     if judged.get("verdict"):
         failed = ", ".join(judged.get("failed") or [])
         console.print(f"verdict: {judged['verdict']}" + (f" (failed: {failed})" if failed else ""))
+    if _attacked_back(judged) and not (report.get("hyperparameters") or {}).get("harden"):
+        console.print(
+            "the forgetting did not survive attack: a hardened job (--harden, or the "
+            "hyperparameter harden=true) trains against it (docs/ROBUSTNESS.md)"
+        )
+
+
+def _attacked_back(judged: dict[str, Any]) -> bool:
+    """Whether the verdict failed on an attack probe."""
+    return any(name.startswith("attack:") for name in judged.get("failed") or [])
 
 
 def _fmt(value: Any) -> str:

@@ -68,3 +68,16 @@ def test_sample_refuses_a_folder_that_is_not_a_generator(tmp_path):
     )
     assert result.exit_code == 2
     assert "not an SFD generator" in result.stderr
+
+
+def test_a_report_whose_forgetting_was_attacked_back_points_to_hardening(capsys):
+    from cli.jobs import print_report
+
+    attacked = {"verdict": "not_forgotten", "failed": ["attack:conditioning:unsafe"]}
+    print_report({"steps": 2000, "hyperparameters": {"harden": False}, "verdict": attacked})
+    assert "--harden" in capsys.readouterr().out
+    print_report({"steps": 2000, "hyperparameters": {"harden": True}, "verdict": attacked})
+    assert "--harden" not in capsys.readouterr().out  # already hardened: no advice to repeat
+    fidelity = {"verdict": "not_forgotten", "failed": ["retained_fd_ratio"]}
+    print_report({"steps": 2000, "hyperparameters": {}, "verdict": fidelity})
+    assert "--harden" not in capsys.readouterr().out
