@@ -72,9 +72,9 @@ class SFDConfig:
     harden_weight: float = 3.0
     # A hardened run hardens its warm start too: every harden_warmup_every-th warm-start step
     # also takes the pool's attack step and adds the repel term to the regression (0: only SFD
-    # steps are hardened, which left digits attackable after a warm start; every 4th step kept
-    # every attack at 0% with retained FD 2.05, docs/ROBUSTNESS.md).
-    harden_warmup_every: int = 4
+    # steps are hardened, which left digits attackable after a warm start; every 4th step held
+    # 0 -> 1 but not 3 -> 8, every 2nd held both, docs/ROBUSTNESS.md).
+    harden_warmup_every: int = 2
     # Warm start (sfd_core.warmup): the first warmup_steps regress the generator onto
     # warmup_pairs samples the teacher draws at the start (forget conditions: the surrogate's);
     # regression_weight keeps that regression in the generator's loss afterwards (DMD-style).

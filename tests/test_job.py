@@ -84,7 +84,7 @@ def test_a_job_spends_its_models_warm_start_share_hardened_or_not_unless_told_ot
     assert config().warmup_forget_share == 0.25
     assert (config("shapes").warmup_steps, config("shapes").warmup_pairs) == (390, 1050)
     hardened = config(harden=True)
-    assert (hardened.warmup_steps, hardened.harden_warmup_every) == (392, 4)  # the pool trains
+    assert (hardened.warmup_steps, hardened.harden_warmup_every) == (392, 2)  # the pool trains
     assert config(warmup_steps=7).warmup_steps == 7
     assert config("/models/a-users-teacher").warmup_steps == 0
 
