@@ -384,8 +384,9 @@ class SFDTrainer:
             ema_b.copy_(b)
 
     def train_step(self) -> dict[str, float]:
-        """One iteration: during the warm start a regression step; then SFD's fake-score step(s),
-        the adversarial pool's step when hardened, and a generator step (and its EMA)."""
+        """One iteration: during the warm start a regression step (hardened: with the pool's
+        round and the repel term every ``harden_warmup_every``-th step); then SFD's fake-score
+        step(s), the pool's round when hardened, and a generator step (and its EMA)."""
         self.fake_score.train()
         self.generator.train()
         round_ = self._hardening_round()
