@@ -8,7 +8,9 @@ neither data nor the evaluator is needed. The generator then takes a repel term,
 ``-log(1 - p_teacher(concept | G(z, v)))``, on a batch drawn from the pool. Every
 ``harden_restart_every`` iterations the vector that found the least restarts from the next
 start point (the unsafe row, the mean and null rows, the surrogate, a random point; jittered),
-so the pool keeps exploring.
+so the pool keeps exploring. The pool plays a round in every SFD step and in every
+``harden_warmup_every``-th warm-start step (:func:`hardening_round`), where the repel term joins
+the regression.
 """
 
 from __future__ import annotations
@@ -25,6 +27,19 @@ from .config import SFDConfig
 from .denoisers import Denoiser, expand_sigma
 
 SIGMA_RANGE = (0.3, 2.0)  # noise levels at which the teacher's classifier reads the concept
+
+
+def hardening_round(step: int, config: SFDConfig) -> int | None:
+    """The adversarial pool's round at ``step`` of a hardened run, or None if the pool sits the
+    step out: every SFD step is a round, and every ``harden_warmup_every``-th warm-start step
+    (a function of the step alone, so a resumed run needs no state)."""
+    every = config.harden_warmup_every
+    warm_rounds = -(-config.warmup_steps // every) if every else 0
+    if step >= config.warmup_steps:
+        return warm_rounds + step - config.warmup_steps
+    if every and step % every == 0:
+        return step // every
+    return None
 
 
 class TeacherConceptScore:
@@ -131,6 +146,12 @@ class Hardener:
         for slot in self.optimizer.state.get(self.pool.vectors, {}).values():
             if torch.is_tensor(slot) and slot.shape == self.pool.vectors.shape:
                 slot[weakest] = 0
+
+    def weighted_repel(self, generator: Denoiser) -> tuple[Tensor, float]:
+        """``harden_weight`` x the repel loss (NaN-safe) for the generator's loss, and the
+        loss itself for the log."""
+        repel = self.repel_loss(generator)
+        return self.config.harden_weight * torch.nan_to_num(repel), repel.item()
 
     def repel_loss(self, generator: Denoiser) -> Tensor:
         """``-log(1 - p_teacher(concept | G(z, v)))`` over a batch of pool vectors."""

@@ -25,7 +25,7 @@ from .conditions import ForgetPlan
 from .config import SFDConfig
 from .denoisers import Denoiser
 from .distributed import World
-from .hardening import Hardener
+from .hardening import Hardener, hardening_round
 from .losses import FakeScoreLoss, GeneratorLoss, KarrasSigmas, LogNormalSigmas
 from .progress import ProgressCallback, ProgressEvent, StopCheck
 from .warmup import BetweenChunks, RegressionLoss, TeacherPairs, make_pairs
@@ -260,9 +260,8 @@ class SFDTrainer:
             losses = {"warmup_regression": loss.item()}
             if repel:
                 assert self.hardener is not None
-                term = self.hardener.repel_loss(self.generator)
-                loss = loss + self.config.harden_weight * torch.nan_to_num(term)
-                losses["warmup_repel"] = term.item()
+                term, losses["warmup_repel"] = self.hardener.weighted_repel(self.generator)
+                loss = loss + term
         self._apply(self.opt_generator, self.generator, loss.float())
         self._update_ema()
         return losses
@@ -337,29 +336,12 @@ class SFDTrainer:
                 total = total + cfg.regression_weight * torch.nan_to_num(regression)
                 losses["gen_regression"] = regression.item()
             if self.hardener is not None:
-                repel = self.hardener.repel_loss(self.generator)
-                total = total + cfg.harden_weight * torch.nan_to_num(repel)
-                losses["gen_repel"] = repel.item()
+                term, losses["gen_repel"] = self.hardener.weighted_repel(self.generator)
+                total = total + term
         self._apply(self.opt_generator, self.generator, total.float())
         self._update_ema()
         losses["nan_dropped"] = int((~ok_r).sum() + (~ok_f).sum())
         return losses
-
-    def _hardening_round(self) -> int | None:
-        """This step's round of the adversarial pool, or None if the pool sits it out: every
-        SFD step of a hardened run is a round, and every ``harden_warmup_every``-th warm-start
-        step when the warm start is hardened (a function of the step, so a resume needs no
-        state)."""
-        cfg = self.config
-        if self.hardener is None:
-            return None
-        every = cfg.harden_warmup_every
-        warm_rounds = -(-cfg.warmup_steps // every) if every else 0
-        if self.step >= cfg.warmup_steps:
-            return warm_rounds + self.step - cfg.warmup_steps
-        if every and self.step % every == 0:
-            return self.step // every
-        return None
 
     def _harden_step(self, round_: int) -> None:
         """The pool's attack step against the current generator (hardened SFD only)."""
@@ -389,7 +371,7 @@ class SFDTrainer:
         step(s), the pool's round when hardened, and a generator step (and its EMA)."""
         self.fake_score.train()
         self.generator.train()
-        round_ = self._hardening_round()
+        round_ = None if self.hardener is None else hardening_round(self.step, self.config)
         if self.step < self.config.warmup_steps:
             if round_ is not None:
                 self._harden_step(round_)
