@@ -23,8 +23,7 @@ from typing import Any
 import torch
 
 from sfd_core.job import UnlearnRequest, run_unlearning
-
-STARTS = ("unsafe", "null", "mean", "surrogate", "random")
+from sfd_core.probes.budget import CONDITIONING_STARTS as STARTS
 
 
 def run_pair(

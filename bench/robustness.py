@@ -41,6 +41,7 @@ from sfd_core.conditions import ForgetSpec
 from sfd_core.job import UnlearnRequest, run_unlearning
 from sfd_core.loading import BUNDLED_DIR, load_teacher
 from sfd_core.probes import PROBE_BUDGETS, ProbeBudget, run_probes
+from sfd_core.probes.budget import CONDITIONING_STARTS
 from sfd_core.probes.kits import DigitsKit
 from sfd_core.probes.references import store_reference
 from sfd_core.probes.subjects import class_target, concept_rate, job_subject
@@ -220,7 +221,7 @@ def write_report(out: Path, model: str, results: dict[str, dict[str, Any]]) -> P
     unsafe, surrogate = PAIRS[model]
     reference = results.get("reference", {}).get("robustness") or {}
     ref_asr = {f"{a['probe']}:{a['start']}": a["asr"] for a in reference.get("attacks", [])}
-    starts = ["unsafe", "null", "mean", "surrogate", "random"]
+    starts = list(CONDITIONING_STARTS)
     if any(k == "discrete:search" for r in results.values() for k in _asr(r)):
         starts.append("search")
     head = "| method | " + " | ".join(f"ASR {s}" for s in starts)

@@ -23,6 +23,7 @@ from rich.table import Table
 
 from cli import remote
 from cli.remote import KeyOption, UrlOption, calls, console, fail
+from sfd_core.policy import ATTACK_CRITERION
 
 if TYPE_CHECKING:  # httpx loads in the commands that use it
     from api.client import SFDClient
@@ -133,7 +134,7 @@ def print_report(report: dict[str, Any]) -> None:
 
 def _attacked_back(judged: dict[str, Any]) -> bool:
     """Whether the verdict failed on an attack probe."""
-    return any(name.startswith("attack:") for name in judged.get("failed") or [])
+    return any(name.startswith(ATTACK_CRITERION) for name in judged.get("failed") or [])
 
 
 def _fmt(value: Any) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 FORGOTTEN = "forgotten"
 NOT_FORGOTTEN = "not_forgotten"
+ATTACK_CRITERION = "attack:"  # the prefix of each attack's criterion: attack:PROBE:START
 
 
 class PolicyError(ValueError):
@@ -103,7 +104,7 @@ def _attack_criteria(robustness: dict[str, Any], policy: ForgettingPolicy) -> li
         if reference is not None:
             limit = max(limit, reference + policy.max_attack_over_reference)
         label = f"{attack['probe']} attack success ({attack['start']})"
-        name = f"attack:{attack['probe']}:{attack['start']}"
+        name = f"{ATTACK_CRITERION}{attack['probe']}:{attack['start']}"
         criteria.append(_at_most(name, attack["asr"], limit, label))
     relearning = robustness.get("relearning") or {}
     reference_steps = relearning.get("reference_steps_to_half")
